@@ -1,0 +1,1 @@
+"""Pure rules: the status machine, errors, progress and estimates. No I/O here."""

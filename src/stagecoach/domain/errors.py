@@ -1,0 +1,76 @@
+"""The error object every failed job and artifact carries (design.md, "Errors carry ...")."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCategory(StrEnum):
+    INPUT = "input"  # the file itself: corrupt, unsupported, empty
+    PROCESSING = "processing"  # stage code failed on a valid file
+    DEPENDENCY = "dependency"  # something outside: disk, database, an engine
+    INTERNAL = "internal"  # our fault, or a lost worker
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    category: ErrorCategory
+    retryable: bool
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["category"] = str(self.category)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobError:
+        return cls(
+            code=str(d.get("code") or "error"),
+            category=ErrorCategory(d.get("category") or "processing"),
+            retryable=bool(d.get("retryable", False)),
+            message=str(d.get("message") or "Processing failed. Please try again."),
+            hint=str(d.get("hint") or ""),
+        )
+
+
+class StageError(Exception):
+    """Raised by stage code; the worker turns it into the job's or artifact's error."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        hint: str = "",
+        retryable: bool = False,
+        category: ErrorCategory = ErrorCategory.INPUT,
+    ) -> None:
+        super().__init__(message)
+        self.error = JobError(code, category, retryable, message, hint)
+
+
+def lost_worker_error() -> JobError:
+    return JobError(
+        code="worker_lost",
+        category=ErrorCategory.INTERNAL,
+        retryable=False,
+        message="The worker processing this job stopped responding too many times.",
+        hint="Check that workers are running and healthy (see docs/operations.md), "
+        "then retry the job.",
+    )
+
+
+def upload_interrupted_error() -> JobError:
+    return JobError(
+        code="upload_interrupted",
+        category=ErrorCategory.INPUT,
+        retryable=False,
+        message="Upload was interrupted",
+        hint="Upload the file again.",
+    )

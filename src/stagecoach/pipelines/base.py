@@ -1,0 +1,77 @@
+"""What a pipeline is, and the one small interface stage code reports through.
+
+A pipeline is an ordered list of stages. Each stage has a name, a unit of work (audio
+seconds, pages, rows, bytes), a way to know its total before it starts, and a function that
+does the work. Stage functions run in a child process of the worker: they must be
+module-level (importable by name) and know nothing of HTTP or SQL. They read the artifact's
+file, write intermediate files into ``work_dir`` and result files into ``results_dir``,
+and report progress through the reporter. Failures are raised as ``StageError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    """How stage code says how far it is. Cheap to call often: the worker coalesces."""
+
+    def progress(self, units_done: float, message: str | None = None) -> None:
+        """``units_done`` counts this stage's units since the stage began (monotonic)."""
+
+    def set_total(self, units_total: float) -> None:
+        """Correct the stage's total when the real amount differs from the estimate."""
+
+    def should_abort(self) -> bool:
+        """True once the job was cancelled; stage code should return soon after."""
+
+
+@dataclass(frozen=True)
+class ArtifactInput:
+    """What a stage function gets to work on: one file of a job."""
+
+    artifact_id: str
+    file_path: Path  # local path of the stored upload (read only)
+    original_name: str  # display text only, never a path
+    file_type: str  # audio, video, document, dataset, other
+    mime: str
+    size: int
+    sha256: str
+    media: dict[str, Any]  # duration_seconds, page_count, row_count (may be None)
+    work_dir: Path  # scratch space shared by this artifact's stages
+    results_dir: Path  # every file left here becomes a downloadable result
+    options: dict[str, Any] = field(default_factory=dict)  # engine, whisper_model_dir, ...
+
+
+StageFn = Callable[[ArtifactInput, Reporter], None]
+TotalFn = Callable[[ArtifactInput], float]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # shown to users: "Transcribing"
+    unit: str  # "audio_seconds", "pages", "rows", "bytes"
+    run: StageFn
+    total: TotalFn  # units this stage will do, known before it starts
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str  # "audio", "document", "dataset", "checksum", or a plugin's name
+    file_types: tuple[str, ...]  # file types it handles by default
+    stages: tuple[Stage, ...]
+    complete_message: str = "Processing complete!"
+    engine: Callable[[dict[str, Any]], str] | None = None  # names the engine, for ETA history
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)

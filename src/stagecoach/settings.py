@@ -1,0 +1,134 @@
+"""Every setting, in one declaration: its environment variable, default and help text.
+
+Each field reads ``STAGECOACH_<NAME>``. README.md lists them all; a test keeps the two in step.
+Nothing here is built at import time: callers make a ``Settings()`` and pass it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STAGECOACH_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("stagecoach-data"),
+        description="Directory for the embedded SQLite database and stored files.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: SQLite at <data_dir>/stagecoach.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    storage_dir: Path | None = Field(
+        None, description="Directory for uploaded files and results. Default: <data_dir>/files."
+    )
+
+    # --- serving -----------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `stagecoach serve` listens on.")
+    port: int = Field(8000, description="Port `stagecoach serve` listens on.")
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Password of the `admin` account created on first start over an empty "
+        "database. Unset: a generated one is printed once.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that signs session cookies and CSRF tokens. Unset: one is generated "
+        "and kept in <data_dir>/secret_key.",
+    )
+    token_ttl_hours: float = Field(
+        24 * 30, description="Lifetime of API tokens and browser sessions, in hours."
+    )
+    max_body_kb: int = Field(
+        256, description="Largest JSON request body accepted, in KiB (413 above)."
+    )
+    log_level: str = Field("INFO", description="Logging level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`json`: one JSON object per line; `text`: plain lines."
+    )
+
+    # --- uploads -----------------------------------------------------------------------
+    max_upload_mb: int = Field(2048, description="Largest file accepted per upload, in MiB.")
+    max_files_per_upload: int = Field(20, description="Most files accepted in one upload.")
+
+    # --- worker and queue --------------------------------------------------------------
+    worker_concurrency: int = Field(
+        2, description="Jobs a worker (embedded or `stagecoach worker`) runs at once."
+    )
+    lease_seconds: float = Field(
+        30, description="How long a claimed job stays a worker's without a heartbeat."
+    )
+    max_attempts: int = Field(3, description="Attempts a job gets before it fails for good.")
+    retry_backoff_seconds: float = Field(
+        2.0, description="Base of the exponential backoff between automatic retries."
+    )
+    stall_after: float = Field(
+        300, description="Seconds without a progress report before a job is flagged stalled."
+    )
+    progress_write_interval: float = Field(
+        1.0, description="Least seconds between two progress writes for one job."
+    )
+    retention_days: float = Field(
+        30, description="Days after which ended jobs lose their history and stored files."
+    )
+    cleanup_interval_seconds: float = Field(
+        3600, description="How often the embedded worker runs the retention cleanup."
+    )
+    poll_interval: float = Field(
+        5, description="Seconds between status polls of a page that cannot use live events."
+    )
+    event_poll_interval: float = Field(
+        0.25, description="Seconds between reads of the SQLite change feed for live events."
+    )
+
+    # --- processing ----------------------------------------------------------------------
+    transcription_engine: Literal["auto", "pocketsphinx", "whisper"] = Field(
+        "auto",
+        description="Speech engine: `auto` uses Whisper when `whisper_model_dir` is set, "
+        "else pocketsphinx.",
+    )
+    whisper_model_dir: Path | None = Field(
+        None, description="Directory of a CTranslate2 Whisper model for faster-whisper."
+    )
+
+    # --- estimates -----------------------------------------------------------------------
+    eta_estimator: Literal["learned", "seed", "rate"] = Field(
+        "learned",
+        description="`learned`: per-stage rates learned from history blended with this run; "
+        "`seed`: the seed formula (70 % progress, 30 % elapsed over 4x duration); "
+        "`rate`: done / elapsed.",
+    )
+    transcription_prior_factor: float = Field(
+        4.0,
+        description="Prior seconds of processing per audio second before any history "
+        "(the seeds' 4x real time).",
+    )
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> Settings:
+        if self.storage_dir is None:
+            self.storage_dir = self.data_dir / "files"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'stagecoach.db').resolve()}"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def files_dir(self) -> Path:
+        assert self.storage_dir is not None
+        return self.storage_dir
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
