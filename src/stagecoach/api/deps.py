@@ -1,0 +1,52 @@
+"""Request dependencies: the services and the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from stagecoach.domain.records import Role, User
+from stagecoach.services.errors import Forbidden, Unauthorized
+from stagecoach.services.registry import Services
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_auth(
+    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2)]
+) -> tuple[User, str]:
+    if token is None:
+        # Pages authenticate with their session cookie; the API accepts it too.
+        token = request.cookies.get("stagecoach_session")
+    if not token:
+        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>'")
+    found = services.accounts.user_for_token(token)
+    if found is None:
+        raise Unauthorized("the token is unknown, expired or revoked")
+    return found
+
+
+def current_user(auth: Annotated[tuple[User, str], Depends(current_auth)]) -> User:
+    return auth[0]
+
+
+CurrentAuth = Annotated[tuple[User, str], Depends(current_auth)]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> User:
+    if user.role is not Role.ADMIN:
+        raise Forbidden("only an admin may do this")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]

@@ -1,0 +1,121 @@
+"""Pure, frozen records of what the store holds. ``from_row`` reads a row mapping;
+``evolve`` makes a changed copy. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from stagecoach.domain.errors import JobError
+from stagecoach.domain.status import JobStatus
+
+
+class Role(StrEnum):
+    ANALYST = "analyst"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+    def evolve(self, **changes: Any) -> Self:
+        return replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class User(_Record):
+    user_id: str
+    username: str
+    role: Role
+    manager_id: str | None = None
+    created_at: datetime | None = None
+    disabled: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+
+
+@dataclass(frozen=True)
+class Job(_Record):
+    job_id: str
+    owner_id: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    pipeline: str | None = None
+    claimable: bool = False
+    current_stage: str | None = None
+    stages: list[str] = field(default_factory=list)
+    progress: float = 0.0
+    message: str | None = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    case_name: str | None = None
+    parent_job_id: str | None = None
+    duration_processed: float | None = None
+    duration_total: float | None = None
+    unit: str | None = None
+    seq: int | None = None
+    version: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_progress_at: datetime | None = None
+    stalled: bool = False
+    estimated_completion: datetime | None = None
+    eta_low: datetime | None = None
+    eta_high: datetime | None = None
+    run_after: datetime | None = None
+    worker_id: str | None = None
+    lease_token: int = 0
+    lease_expires_at: datetime | None = None
+    expired_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", JobStatus(self.status))
+
+    @property
+    def job_error(self) -> JobError | None:
+        return JobError.from_dict(self.error) if self.error else None
+
+
+@dataclass(frozen=True)
+class Artifact(_Record):
+    artifact_id: str
+    job_id: str
+    position: int
+    filename: str
+    file_type: str
+    status: JobStatus
+    file_id: str | None = None
+    current_stage: str | None = None
+    progress: float = 0.0
+    processing_stages: dict[str, float] = field(default_factory=dict)
+    stage_units: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: dict[str, Any] | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", JobStatus(self.status))
+
+
+@dataclass(frozen=True)
+class HistoryEntry(_Record):
+    job_id: str
+    at: datetime
+    kind: str
+    status: str | None = None
+    stage: str | None = None
+    artifact_id: str | None = None
+    attempt: int | None = None
+    message: str | None = None
+    entry_id: int | None = None

@@ -1,0 +1,133 @@
+"""Accounts: users, roles, passwords and bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+
+from stagecoach.domain.records import Role, User
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.errors import Conflict, Invalid, NotFound, Unauthorized
+from stagecoach.store import accounts as store
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_hasher = PasswordHasher()
+# Verifying an unknown user costs as much as a known one, so timing tells nothing.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def create_user(
+        self, username: str, password: str, role: str, manager: str | None = None
+    ) -> User:
+        if not USERNAME.match(username):
+            raise Invalid("username must be 1-64 letters, digits or . _ @ -")
+        if len(password) < 8:
+            raise Invalid("password must be at least 8 characters")
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise Invalid(f"role must be one of: {', '.join(r.value for r in Role)}") from None
+        pw_hash = _hasher.hash(password)
+        with self.ctx.db.write() as conn:
+            manager_id = None
+            if manager is not None:
+                found = store.user_by_name(conn, manager)
+                if found is None:
+                    raise Invalid(f"manager '{manager}' does not exist")
+                if found[0].role not in (Role.MANAGER, Role.ADMIN):
+                    raise Invalid(f"'{manager}' is not a manager")
+                manager_id = found[0].user_id
+            if store.user_by_name(conn, username) is not None:
+                raise Conflict(f"user '{username}' already exists")
+            user = User(
+                user_id=str(uuid.uuid4()),
+                username=username,
+                role=role_,
+                manager_id=manager_id,
+                created_at=self.ctx.clock(),
+            )
+            store.insert_user(conn, user, pw_hash)
+        return user
+
+    def ensure_admin(self) -> str | None:
+        """On an empty database create `admin`. Returns a generated password to print once."""
+        given = self.ctx.settings.admin_password
+        password = given.get_secret_value() if given else secrets.token_urlsafe(12)
+        with self.ctx.db.write() as conn:
+            if store.count_users(conn) > 0:
+                return None
+            user = User(
+                user_id=str(uuid.uuid4()),
+                username="admin",
+                role=Role.ADMIN,
+                created_at=self.ctx.clock(),
+            )
+            try:
+                store.insert_user(conn, user, _hasher.hash(password))
+            except IntegrityError:  # another process made it first
+                return None
+        return None if given else password
+
+    def authenticate(self, username: str, password: str) -> User:
+        with self.ctx.db.read() as conn:
+            found = store.user_by_name(conn, username)
+        pw_hash = found[1] if found else _DUMMY_HASH
+        try:
+            _hasher.verify(pw_hash, password)
+        except (VerificationError, InvalidHashError):
+            found = None
+        if found is None or found[0].disabled:
+            raise Unauthorized("wrong username or password")
+        return found[0]
+
+    def issue_token(self, user: User, kind: str = "api") -> str:
+        token = secrets.token_urlsafe(32)
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            store.insert_token(
+                conn,
+                token_id=str(uuid.uuid4()),
+                user_id=user.user_id,
+                token_hash=hash_token(token),
+                kind=kind,
+                created_at=now,
+                expires_at=now + timedelta(hours=self.ctx.settings.token_ttl_hours),
+            )
+        return token
+
+    def login(self, username: str, password: str, kind: str = "api") -> str:
+        return self.issue_token(self.authenticate(username, password), kind)
+
+    def user_for_token(self, token: str) -> tuple[User, str] | None:
+        with self.ctx.db.read() as conn:
+            return store.user_for_token(conn, hash_token(token), self.ctx.clock())
+
+    def revoke(self, token_id: str) -> None:
+        with self.ctx.db.write() as conn:
+            store.revoke_token(conn, token_id, self.ctx.clock())
+
+    def list_users(self) -> list[User]:
+        with self.ctx.db.read() as conn:
+            return store.list_users(conn)
+
+    def get_user(self, user_id: str) -> User:
+        with self.ctx.db.read() as conn:
+            user = store.user_by_id(conn, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        return user

@@ -1,0 +1,22 @@
+"""All services of one app or worker, built from one context."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from stagecoach.services.accounts import Accounts
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.tracking import Tracking
+
+
+class Services:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.ctx)
+
+    @cached_property
+    def tracking(self) -> Tracking:
+        return Tracking(self.ctx)

@@ -1,0 +1,24 @@
+"""SQL for uploaded files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from stagecoach.domain.records import User
+from stagecoach.store.accounts import visible_owner_clause
+from stagecoach.store.tables import files
+
+
+def insert_file(conn: Connection, **values: Any) -> None:
+    conn.execute(files.insert().values(**values))
+
+
+def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping | None:
+    return conn.execute(
+        sa.select(files).where(
+            files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
+        )
+    ).mappings().first()

@@ -1,0 +1,171 @@
+"""SQL for jobs, their artifacts, their timeline and the change feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
+from stagecoach.domain.status import JobStatus
+from stagecoach.store.accounts import visible_owner_clause
+from stagecoach.store.tables import artifacts, job_events, job_history, jobs
+
+NOTIFY_CHANNEL = "stagecoach_jobs"
+_JOB_COLS = [c.name for c in jobs.columns]
+
+
+def _job_values(job: Job) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in _JOB_COLS}
+
+
+def insert_job(conn: Connection, job: Job) -> None:
+    values = _job_values(job)
+    values["status"] = str(job.status)
+    conn.execute(jobs.insert().values(**values))
+
+
+def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job | None:
+    q = sa.select(jobs).where(jobs.c.job_id == job_id)
+    if for_update and conn.dialect.name != "sqlite":
+        q = q.with_for_update()
+    row = conn.execute(q).mappings().first()
+    return Job.from_row(row) if row else None
+
+
+def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
+    row = conn.execute(
+        sa.select(jobs).where(jobs.c.job_id == job_id, visible_owner_clause(viewer, jobs.c.owner_id))
+    ).mappings().first()
+    return Job.from_row(row) if row else None
+
+
+def save_job(conn: Connection, old: Job, new: Job) -> None:
+    """Write the fields that differ. The caller holds the job's lock."""
+    changed = {k: v for k, v in _job_values(new).items() if getattr(old, k) != v}
+    if "status" in changed:
+        changed["status"] = str(new.status)
+    if changed:
+        conn.execute(jobs.update().where(jobs.c.job_id == new.job_id).values(**changed))
+
+
+def list_jobs(
+    conn: Connection,
+    viewer: User,
+    *,
+    status: str | None = None,
+    case_name: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    where = [visible_owner_clause(viewer, jobs.c.owner_id)]
+    if status == "expired":
+        where.append(jobs.c.expired_at.is_not(None))
+    elif status is not None:
+        where.append(jobs.c.status == status)
+    if case_name is not None:
+        where.append(jobs.c.case_name == case_name)
+    total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
+    rows = conn.execute(
+        sa.select(jobs)
+        .where(*where)
+        .order_by(jobs.c.created_at.desc(), jobs.c.job_id)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [Job.from_row(r) for r in rows], int(total)
+
+
+def insert_artifact(conn: Connection, artifact: Artifact) -> None:
+    values = {k: getattr(artifact, k) for k in (c.name for c in artifacts.columns)}
+    values["status"] = str(artifact.status)
+    conn.execute(artifacts.insert().values(**values))
+
+
+def job_artifacts(conn: Connection, job_id: str) -> list[Artifact]:
+    rows = conn.execute(
+        sa.select(artifacts).where(artifacts.c.job_id == job_id).order_by(artifacts.c.position)
+    ).mappings()
+    return [Artifact.from_row(r) for r in rows]
+
+
+def artifacts_for_jobs(conn: Connection, job_ids: list[str]) -> dict[str, list[Artifact]]:
+    out: dict[str, list[Artifact]] = {j: [] for j in job_ids}
+    if not job_ids:
+        return out
+    rows = conn.execute(
+        sa.select(artifacts)
+        .where(artifacts.c.job_id.in_(job_ids))
+        .order_by(artifacts.c.job_id, artifacts.c.position)
+    ).mappings()
+    for r in rows:
+        out[r["job_id"]].append(Artifact.from_row(r))
+    return out
+
+
+def save_artifact(conn: Connection, old: Artifact, new: Artifact) -> None:
+    cols = [c.name for c in artifacts.columns]
+    changed = {k: getattr(new, k) for k in cols if getattr(old, k) != getattr(new, k)}
+    if "status" in changed:
+        changed["status"] = str(new.status)
+    if changed:
+        conn.execute(
+            artifacts.update().where(artifacts.c.artifact_id == new.artifact_id).values(**changed)
+        )
+
+
+def append_history(conn: Connection, entries: list[HistoryEntry]) -> None:
+    if not entries:
+        return
+    conn.execute(
+        job_history.insert(),
+        [
+            {
+                "job_id": e.job_id,
+                "at": e.at,
+                "kind": e.kind,
+                "status": e.status,
+                "stage": e.stage,
+                "artifact_id": e.artifact_id,
+                "attempt": e.attempt,
+                "message": e.message,
+            }
+            for e in entries
+        ],
+    )
+
+
+def timeline(conn: Connection, job_id: str) -> list[HistoryEntry]:
+    rows = conn.execute(
+        sa.select(job_history)
+        .where(job_history.c.job_id == job_id)
+        .order_by(job_history.c.at, job_history.c.entry_id)
+    ).mappings()
+    return [HistoryEntry.from_row(r) for r in rows]
+
+
+def record_change(conn: Connection, job: Job, now: datetime) -> int:
+    """Append to the change feed (and wake PostgreSQL listeners when the transaction commits)."""
+    res = conn.execute(job_events.insert().values(job_id=job.job_id, owner_id=job.owner_id, at=now))
+    event_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"{event_id}:{job.job_id}")))
+    return event_id
+
+
+def queue_position(conn: Connection, job: Job) -> int | None:
+    """1 for the next pending job of its pipeline to be claimed."""
+    if job.status is not JobStatus.PENDING or job.pipeline is None:
+        return None
+    ahead = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(
+            jobs.c.status == "pending",
+            jobs.c.pipeline.is_not(None),
+            jobs.c.created_at < job.created_at,
+        )
+    ).scalar_one()
+    return int(ahead) + 1
