@@ -1,8 +1,9 @@
 """The job status machine of design.md: legal transitions, terminal states, who may move them.
 
     pending ──> processing ──> completed
-       ^            │  └─────> failed ──(retry, attempts left)──> pending
-       │            └────────> cancelled
+       ^  │         │  └─────> failed ──(retry, attempts left)──> pending
+       │  │         └────────> cancelled
+       │  └──> failed, cancelled (an upload that broke off; a cancel before any worker)
        └── processing, when its worker's lease expires (the worker died)
 """
 
@@ -20,7 +21,7 @@ class JobStatus(StrEnum):
 
 
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.PROCESSING: frozenset(
         {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PENDING}
     ),

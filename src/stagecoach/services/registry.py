@@ -7,6 +7,7 @@ from functools import cached_property
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.tracking import Tracking
+from stagecoach.storage.local import LocalStorage
 
 
 class Services:
@@ -20,3 +21,7 @@ class Services:
     @cached_property
     def tracking(self) -> Tracking:
         return Tracking(self.ctx)
+
+    @cached_property
+    def storage(self) -> LocalStorage:
+        return LocalStorage(self.ctx.settings.files_dir)

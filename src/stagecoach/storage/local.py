@@ -1,0 +1,35 @@
+"""Storage in a local directory (the embedded default, under the data directory)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path(self, key: str) -> Path:
+        p = (self.root / key).resolve()
+        if not p.is_relative_to(self.root):  # keys are ours, but never trust a path blindly
+            raise ValueError(f"storage key escapes the storage root: {key!r}")
+        return p
+
+    def open_write(self, key: str) -> BinaryIO:
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p.open("xb")
+
+    def put_file(self, key: str, src: Path) -> int:
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, p)
+        return p.stat().st_size
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
