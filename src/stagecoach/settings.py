@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     token_ttl_hours: float = Field(
         24 * 30, description="Lifetime of API tokens and browser sessions, in hours."
     )
+    token_cache_seconds: float = Field(
+        5,
+        description="How long a process trusts a token it has checked before asking the "
+        "database again; a revocation in another process takes effect within this time.",
+    )
     max_body_kb: int = Field(
         256, description="Largest JSON request body accepted, in KiB (413 above)."
     )

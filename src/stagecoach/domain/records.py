@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, Self
 
 from stagecoach.domain.errors import JobError
@@ -19,10 +20,15 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 class _Record:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: v for k, v in row.items() if k in names})
 
     def evolve(self, **changes: Any) -> Self:

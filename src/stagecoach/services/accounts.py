@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -30,6 +32,9 @@ def hash_token(token: str) -> str:
 class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # token hash -> (looked up at, user and token id); saves a query on every poll.
+        self._tokens: dict[str, tuple[float, tuple[User, str]]] = {}
+        self._tokens_lock = threading.Lock()
 
     def create_user(
         self, username: str, password: str, role: str, manager: str | None = None
@@ -114,12 +119,30 @@ class Accounts:
         return self.issue_token(self.authenticate(username, password), kind)
 
     def user_for_token(self, token: str) -> tuple[User, str] | None:
+        """The token's user. A token seen in the last `token_cache_seconds` is not looked up
+        again, so a revocation made by another process takes effect within that time."""
+        key = hash_token(token)
+        ttl = self.ctx.settings.token_cache_seconds
+        hit = self._tokens.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
         with self.ctx.db.read() as conn:
-            return store.user_for_token(conn, hash_token(token), self.ctx.clock())
+            found = store.user_for_token(conn, key, self.ctx.clock())
+        with self._tokens_lock:
+            if found is None:
+                self._tokens.pop(key, None)
+            elif ttl > 0:
+                if len(self._tokens) > 10_000:
+                    self._tokens.clear()  # crude bound; refills from the database
+                self._tokens[key] = (time.monotonic(), found)
+        return found
 
     def revoke(self, token_id: str) -> None:
         with self.ctx.db.write() as conn:
             store.revoke_token(conn, token_id, self.ctx.clock())
+        with self._tokens_lock:
+            for key in [k for k, (_, f) in self._tokens.items() if f[1] == token_id]:
+                del self._tokens[key]
 
     def list_users(self) -> list[User]:
         with self.ctx.db.read() as conn:

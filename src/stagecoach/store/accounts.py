@@ -95,11 +95,15 @@ def revoke_user_tokens(conn: Connection, user_id: str, now: datetime) -> int:
     return res.rowcount or 0
 
 
-def visible_owner_clause(viewer: User, owner_col: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """Whose jobs a user may see: their own; a manager also their team's; an admin all."""
+def visible_owner_clause(
+    viewer: User, owner_col: sa.ColumnElement[Any], viewer_id: Any = None
+) -> sa.ColumnElement[bool]:
+    """Whose jobs a user may see: their own; a manager also their team's; an admin all.
+    ``viewer_id`` may be a bind parameter, for statements built once and reused."""
+    me = viewer.user_id if viewer_id is None else viewer_id
     if viewer.role is Role.ADMIN:
         return sa.true()
     if viewer.role is Role.MANAGER:
-        team = sa.select(users.c.user_id).where(users.c.manager_id == viewer.user_id)
-        return sa.or_(owner_col == viewer.user_id, owner_col.in_(team))
-    return owner_col == viewer.user_id
+        team = sa.select(users.c.user_id).where(users.c.manager_id == me)
+        return sa.or_(owner_col == me, owner_col.in_(team))
+    return owner_col == me

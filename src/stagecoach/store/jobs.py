@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
+from stagecoach.domain.records import Artifact, HistoryEntry, Job, Role, User
 from stagecoach.domain.status import JobStatus
 from stagecoach.store.accounts import visible_owner_clause
 from stagecoach.store.tables import artifacts, job_events, job_history, jobs
@@ -35,9 +35,25 @@ def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job |
     return Job.from_row(row) if row else None
 
 
+# Built once: the status poll runs these thousands of times a second.
+_VIEWER = User(user_id="", username="", role=Role.ANALYST)
+_VISIBLE_JOB = {
+    role: sa.select(jobs).where(
+        jobs.c.job_id == sa.bindparam("job_id"),
+        visible_owner_clause(_VIEWER.evolve(role=role), jobs.c.owner_id, sa.bindparam("viewer")),
+    )
+    for role in Role
+}
+_JOB_ARTIFACTS = (
+    sa.select(artifacts)
+    .where(artifacts.c.job_id == sa.bindparam("job_id"))
+    .order_by(artifacts.c.position)
+)
+
+
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
     row = conn.execute(
-        sa.select(jobs).where(jobs.c.job_id == job_id, visible_owner_clause(viewer, jobs.c.owner_id))
+        _VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id}
     ).mappings().first()
     return Job.from_row(row) if row else None
 
@@ -85,9 +101,7 @@ def insert_artifact(conn: Connection, artifact: Artifact) -> None:
 
 
 def job_artifacts(conn: Connection, job_id: str) -> list[Artifact]:
-    rows = conn.execute(
-        sa.select(artifacts).where(artifacts.c.job_id == job_id).order_by(artifacts.c.position)
-    ).mappings()
+    rows = conn.execute(_JOB_ARTIFACTS, {"job_id": job_id}).mappings()
     return [Artifact.from_row(r) for r in rows]
 
 

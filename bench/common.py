@@ -1,0 +1,119 @@
+"""Shared by the benchmarks: a real server in a subprocess, pinned to a core, and databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+PG_ADMIN = os.environ.get("STAGECOACH_BENCH_PG_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN_PASSWORD = "bench-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_available() -> bool:
+    try:
+        e = sa.create_engine(PG_ADMIN, connect_args={"connect_timeout": 3})
+        with e.connect():
+            pass
+        e.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def database(kind: str) -> Iterator[tuple[str, Path]]:
+    """A fresh database URL of the given kind and a data directory; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="sc-bench-") as tmp:
+        data = Path(tmp)
+        if kind == "sqlite":
+            yield f"sqlite:///{data / 'bench.db'}", data
+            return
+        name = f"sc_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name, data
+        finally:
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+
+def env_for(url: str, data: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(STAGECOACH_DATABASE_URL=url, STAGECOACH_DATA_DIR=str(data),
+               STAGECOACH_ADMIN_PASSWORD=ADMIN_PASSWORD, STAGECOACH_LOG_LEVEL="WARNING")
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def server(url: str, data: Path, *, cpu: int | None = 0, worker: bool = False,
+           extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`stagecoach serve` in a subprocess (pinned to `cpu`); yields its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "stagecoach.cli", "serve", "--port", str(port)]
+    if not worker:
+        cmd.append("--no-worker")
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    proc = subprocess.Popen(cmd, env=env_for(url, data, **(extra_env or {})),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not start in 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def token(base: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": password})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
