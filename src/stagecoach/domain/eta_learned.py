@@ -23,7 +23,11 @@ from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, stage_r
 from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate
 
 SHARED_FRACTION = 0.5  # of a stage's run-to-run log variance, the share common to all stages
-WITHIN_RUN_VAR = 0.04  # log variance of "rest of the stage" vs "rate so far" at half done
+# Inside a stage the rate wanders (speech vs silence, dense vs sparse pages). A share f of a
+# stage estimates its whole rate with log variance WITHIN_RUN_VAR / f, and the rest of the
+# stage strays from that rate by WITHIN_RUN_VAR / (1 - f): noise averages out over many units.
+WITHIN_RUN_VAR = 0.002
+STARTUP_SD = 0.5  # relative spread of a stage's start-up from run to run
 MIN_LEFT = 0.1  # an overdue stage still has at least this share of its expected rest to go
 
 
@@ -52,7 +56,7 @@ class _Factor:
 
     def shared_sd(self, rate: StageRate) -> float:
         if self.var is None:
-            return math.sqrt(SHARED_FRACTION * rate.var_log_spu)
+            return math.sqrt(SHARED_FRACTION * rate.predictive_var)
         return math.sqrt(self.var)
 
 
@@ -75,8 +79,12 @@ def _observed_log_spu(seconds: float, units: float, rate: StageRate) -> float:
 
 
 def _observation_var(fraction: float) -> float:
-    fraction = min(max(fraction, 1e-6), 1.0)
-    return WITHIN_RUN_VAR * (1.0 - fraction) / fraction
+    return WITHIN_RUN_VAR / min(max(fraction, 1e-6), 1.0)
+
+
+def _rest_var(fraction: float) -> float:
+    # Floored at 5 % left: the last units are not infinitely uncertain.
+    return WITHIN_RUN_VAR / max(1.0 - fraction, 0.05)
 
 
 def _run_factor(evidence: Iterable[_Evidence]) -> _Factor:
@@ -97,17 +105,25 @@ def _finished_evidence(stage: StagePlan, rate: StageRate) -> _Evidence | None:
     if stage.seconds is None or stage.seconds <= 0 or stage.units_total <= 0:
         return None
     x = _observed_log_spu(stage.seconds, stage.units_total, rate)
-    own = (1 - SHARED_FRACTION) * rate.var_log_spu
-    return _Evidence(x - rate.mean_log_spu, max(own, 1e-6), rate.var_log_spu)
+    own = (1 - SHARED_FRACTION) * rate.predictive_var
+    return _Evidence(x - rate.mean_log_spu, max(own, 1e-6), rate.predictive_var)
 
 
 def _running_observation(stage: StagePlan, rate: StageRate, now: datetime) -> tuple[float, float]:
-    """(observed log spu, its variance) so far in a running stage; variance inf if none."""
+    """(observed log spu, its variance) so far in a running stage; variance inf if none.
+
+    The learned start-up is taken off the time seen. Its own uncertainty matters while the
+    work seen is short next to it: right after a model loads, a few units say little.
+    """
     seen = _elapsed(stage.started_at, stage.progress_at or now)
     if stage.units_done <= 0 or seen <= 0 or stage.units_total <= 0:
         return 0.0, math.inf
+    startup = rate.startup_seconds
+    work = max(seen - startup, 0.1 * seen)
+    startup_var = (STARTUP_SD * startup / work) ** 2
     fraction = stage.units_done / stage.units_total
-    return _observed_log_spu(seen, stage.units_done, rate), _observation_var(fraction)
+    x = math.log(max(work / stage.units_done, MIN_SPU))
+    return x, _observation_var(fraction) + startup_var
 
 
 def _blend(mu: float, v: float, x: float, obs_var: float) -> tuple[float, float]:
@@ -123,10 +139,10 @@ def _blend(mu: float, v: float, x: float, obs_var: float) -> tuple[float, float]
 
 def _running_piece(stage: StagePlan, rate: StageRate, factor: _Factor, now: datetime) -> _Piece:
     if factor.var is None:
-        mu, v = rate.mean_log_spu, rate.var_log_spu
+        mu, v = rate.mean_log_spu, rate.predictive_var
     else:
         mu = rate.mean_log_spu + factor.mean
-        v = (1 - SHARED_FRACTION) * rate.var_log_spu + factor.var
+        v = (1 - SHARED_FRACTION) * rate.predictive_var + factor.var
     x, obs_var = _running_observation(stage, rate, now)
     mean, var = _blend(mu, v, x, obs_var)
     spu = math.exp(mean)
@@ -136,7 +152,8 @@ def _running_piece(stage: StagePlan, rate: StageRate, factor: _Factor, now: date
         left = expected - _elapsed(stage.progress_at or now, now)
     else:
         left = rate.startup_seconds + expected - _elapsed(stage.started_at, now)
-    return _Piece(0.0, max(left, MIN_LEFT * expected), var, 0.0)
+    rest_var = _rest_var(stage.fraction) if stage.units_total > 0 else 0.0
+    return _Piece(0.0, max(left, MIN_LEFT * expected), var + rest_var, 0.0)
 
 
 def _pending_piece(stage: StagePlan, rate: StageRate, factor: _Factor) -> _Piece:
@@ -144,7 +161,7 @@ def _pending_piece(stage: StagePlan, rate: StageRate, factor: _Factor) -> _Piece
     return _Piece(
         fixed=rate.startup_seconds,
         variable=max(stage.units_total, 0.0) * spu,
-        own_var=(1 - SHARED_FRACTION) * rate.var_log_spu,
+        own_var=(1 - SHARED_FRACTION) * rate.predictive_var,
         shared_sd=factor.shared_sd(rate),
     )
 
@@ -186,8 +203,8 @@ def remaining(
         if s.running:
             x, obs_var = _running_observation(s, r, now)
             if not math.isinf(obs_var):
-                own = (1 - SHARED_FRACTION) * r.var_log_spu + obs_var
-                evidence.append(_Evidence(x - r.mean_log_spu, own, r.var_log_spu))
+                own = (1 - SHARED_FRACTION) * r.predictive_var + obs_var
+                evidence.append(_Evidence(x - r.mean_log_spu, own, r.predictive_var))
     after_running = _run_factor(evidence)
 
     per_artifact: dict[int, list[_Piece]] = {}

@@ -52,6 +52,20 @@ class StageRate:
     def sd_log_spu(self) -> float:
         return math.sqrt(max(self.var_log_spu, MIN_VAR))
 
+    @property
+    def predictive_var(self) -> float:
+        """Log variance to expect for the next run, widened while history is short.
+
+        A spread estimated from a handful of runs is itself uncertain, so a range built on it
+        holds the truth less often than promised; widening it as Student's t would (with the
+        runs the weighted mean effectively remembers) keeps the promise.
+        """
+        var = max(self.var_log_spu, MIN_VAR)
+        if self.n == 0:
+            return var  # a prior: its width is already a statement of ignorance
+        effective = min(float(self.n), 2.0 / ALPHA - 1.0)
+        return var * _t_widening(max(effective - 1.0, 1.0))
+
     def expected_seconds(self, units: float) -> float:
         return self.startup_seconds + max(units, 0.0) * self.spu
 
@@ -66,6 +80,20 @@ class StageRate:
             var_log_spu=float(d["var_log_spu"]),
             startup_seconds=float(d.get("startup_seconds") or 0.0),
         )
+
+
+# Student's t 90th percentile over the normal one (1.2816), squared, by degrees of freedom.
+_T90 = {1: 3.078, 2: 1.886, 3: 1.638, 4: 1.533, 5: 1.476, 6: 1.440, 8: 1.397, 12: 1.356}
+
+
+def _t_widening(df: float) -> float:
+    keys = sorted(_T90)
+    if df >= keys[-1]:
+        return (_T90[keys[-1]] / 1.2816) ** 2
+    lo = max(k for k in keys if k <= df)
+    hi = min(k for k in keys if k >= df)
+    t = _T90[lo] if hi == lo else _T90[lo] + (_T90[hi] - _T90[lo]) * (df - lo) / (hi - lo)
+    return (t / 1.2816) ** 2
 
 
 def update(
