@@ -31,7 +31,7 @@ ESTIMATORS: tuple[EstimatorName, ...] = ("learned", "seed", "rate")
 Z_80 = 1.2816  # normal quantile: low..high holds ~80 % of outcomes
 SMOOTH_FRACTION = 0.05  # the shown finish follows a change over ~5 % of the time left ...
 SMOOTH_MIN_SECONDS = 2.0
-SMOOTH_MAX_SECONDS = 300.0  # ... but never lags a real slowdown by more than ~5 minutes
+SMOOTH_MAX_SECONDS = 120.0  # ... but a real slowdown shows fully within ~5 minutes
 SEED_ACTUAL_WEIGHT = 0.7
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, stage_rate
+from stagecoach.domain.progress import JobPlan, StagePlan, stage_rate
 from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate
 
 SHARED_FRACTION = 0.5  # of a stage's run-to-run log variance, the share common to all stages
@@ -168,10 +168,11 @@ def _pending_piece(stage: StagePlan, rate: StageRate, factor: _Factor) -> _Piece
 
 def _artifact_stages(
     job: JobPlan, rates: RateBook, prior_factor: float
-) -> list[tuple[ArtifactPlan, StagePlan, StageRate]]:
+) -> list[tuple[int, StagePlan, StageRate]]:
+    """(artifact index, stage, its rate) for every stage of the artifacts still going."""
     return [
-        (a, s, stage_rate(a, s, rates, prior_factor))
-        for a in job.artifacts
+        (i, s, stage_rate(a, s, rates, prior_factor))
+        for i, a in enumerate(job.artifacts)
         if not a.ended
         for s in a.stages
     ]
@@ -208,7 +209,7 @@ def remaining(
     after_running = _run_factor(evidence)
 
     per_artifact: dict[int, list[_Piece]] = {}
-    for a, s, r in stages:
+    for i, s, r in stages:
         if s.finished:
             continue
         piece = (
@@ -216,7 +217,7 @@ def remaining(
             if s.running
             else _pending_piece(s, r, after_running)
         )
-        per_artifact.setdefault(id(a), []).append(piece)
+        per_artifact.setdefault(i, []).append(piece)
 
     pieces = [p for ps in per_artifact.values() for p in ps]
     total = _combine(pieces, z)
