@@ -12,6 +12,7 @@ from stagecoach.domain.rates import (
     ALPHA,
     FIRST_RUN_VAR,
     PRIOR_SD,
+    WITHIN_RUN_VAR,
     RateKey,
     StageRate,
     lookup,
@@ -113,7 +114,7 @@ def test_predictive_spread_is_wider_while_history_is_short() -> None:
 
 
 def test_rate_survives_a_round_trip_through_a_table_row() -> None:
-    r = StageRate(7, -1.6, 0.04, 2.5)
+    r = StageRate(7, -1.6, 0.04, 2.5, within_var=0.007)
     row = json.loads(json.dumps(r.to_dict()))
     assert StageRate.from_dict(row) == r
 
@@ -128,3 +129,22 @@ def test_lookup_prefers_the_engine_then_the_stage_then_the_prior() -> None:
     assert lookup(rates, "audio", "Transcribing", "whisper", "audio_seconds") is whisper
     assert lookup(rates, "audio", "Transcribing", "pocketsphinx", "audio_seconds") is any_engine
     assert lookup({}, "audio", "Transcribing", "x", "audio_seconds").spu == pytest.approx(4.0)
+
+
+def test_uneven_runs_teach_a_wider_within_run_spread() -> None:
+    even = uneven = StageRate(5, math.log(0.2), 0.02, 0.0)
+    for _ in range(6):
+        even = update(even, 1000, 200, half_seconds=100)
+        uneven = update(uneven, 1000, 200, half_seconds=60)  # first half 60 s, second 140 s
+    assert even.within_var < WITHIN_RUN_VAR < uneven.within_var
+    assert uneven.within_var == pytest.approx(math.log(140 / 60) ** 2 / 4, rel=0.2)
+
+
+def test_without_a_half_time_the_within_run_spread_is_kept() -> None:
+    r = StageRate(5, math.log(0.2), 0.02, 0.0, within_var=0.01)
+    assert update(r, 1000, 200).within_var == 0.01
+
+
+def test_rows_stored_before_within_var_existed_still_load() -> None:
+    old_row = {"n": 3, "mean_log_spu": -1.0, "var_log_spu": 0.1, "startup_seconds": 1.0}
+    assert StageRate.from_dict(old_row).within_var == WITHIN_RUN_VAR

@@ -23,11 +23,10 @@ from stagecoach.domain.progress import JobPlan, StagePlan, stage_rate
 from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate
 
 SHARED_FRACTION = 0.5  # of a stage's run-to-run log variance, the share common to all stages
-# Inside a stage the rate wanders (speech vs silence, dense vs sparse pages). A share f of a
-# stage estimates its whole rate with log variance WITHIN_RUN_VAR / f, and the rest of the
-# stage strays from that rate by WITHIN_RUN_VAR / (1 - f): noise averages out over many units.
-WITHIN_RUN_VAR = 0.002
 STARTUP_SD = 0.5  # relative spread of a stage's start-up from run to run
+# Timings are blurred by about this much (progress is written about once a second, child
+# processes take time to start): a stage of a few seconds says little about the machine.
+TIMING_JITTER_SECONDS = 1.0
 MIN_LEFT = 0.1  # an overdue stage still has at least this share of its expected rest to go
 
 
@@ -78,13 +77,14 @@ def _observed_log_spu(seconds: float, units: float, rate: StageRate) -> float:
     return math.log(max(work / units, MIN_SPU))
 
 
-def _observation_var(fraction: float) -> float:
-    return WITHIN_RUN_VAR / min(max(fraction, 1e-6), 1.0)
+def _observation_var(rate: StageRate, fraction: float) -> float:
+    # The share seen so far estimates the run's rate; noise averages out over more units.
+    return rate.within_var / min(max(fraction, 1e-6), 1.0)
 
 
-def _rest_var(fraction: float) -> float:
+def _rest_var(rate: StageRate, fraction: float) -> float:
     # Floored at 5 % left: the last units are not infinitely uncertain.
-    return WITHIN_RUN_VAR / max(1.0 - fraction, 0.05)
+    return rate.within_var / max(1.0 - fraction, 0.05)
 
 
 def _run_factor(evidence: Iterable[_Evidence]) -> _Factor:
@@ -105,25 +105,26 @@ def _finished_evidence(stage: StagePlan, rate: StageRate) -> _Evidence | None:
     if stage.seconds is None or stage.seconds <= 0 or stage.units_total <= 0:
         return None
     x = _observed_log_spu(stage.seconds, stage.units_total, rate)
-    own = (1 - SHARED_FRACTION) * rate.predictive_var
-    return _Evidence(x - rate.mean_log_spu, max(own, 1e-6), rate.predictive_var)
+    own = (1 - SHARED_FRACTION) * rate.predictive_var + (TIMING_JITTER_SECONDS / stage.seconds) ** 2
+    return _Evidence(x - rate.mean_log_spu, own, rate.predictive_var)
 
 
 def _running_observation(stage: StagePlan, rate: StageRate, now: datetime) -> tuple[float, float]:
     """(observed log spu, its variance) so far in a running stage; variance inf if none.
 
-    The learned start-up is taken off the time seen. Its own uncertainty matters while the
-    work seen is short next to it: right after a model loads, a few units say little.
+    The learned start-up is taken off the time seen. Its uncertainty, and the blur of the
+    timings, matter while the work seen is short: right after a model loads, a few units
+    say little.
     """
     seen = _elapsed(stage.started_at, stage.progress_at or now)
     if stage.units_done <= 0 or seen <= 0 or stage.units_total <= 0:
         return 0.0, math.inf
     startup = rate.startup_seconds
     work = max(seen - startup, 0.1 * seen)
-    startup_var = (STARTUP_SD * startup / work) ** 2
+    timing_var = ((STARTUP_SD * startup) ** 2 + TIMING_JITTER_SECONDS**2) / work**2
     fraction = stage.units_done / stage.units_total
     x = math.log(max(work / stage.units_done, MIN_SPU))
-    return x, _observation_var(fraction) + startup_var
+    return x, _observation_var(rate, fraction) + timing_var
 
 
 def _blend(mu: float, v: float, x: float, obs_var: float) -> tuple[float, float]:
@@ -152,7 +153,7 @@ def _running_piece(stage: StagePlan, rate: StageRate, factor: _Factor, now: date
         left = expected - _elapsed(stage.progress_at or now, now)
     else:
         left = rate.startup_seconds + expected - _elapsed(stage.started_at, now)
-    rest_var = _rest_var(stage.fraction) if stage.units_total > 0 else 0.0
+    rest_var = _rest_var(rate, stage.fraction) if stage.units_total > 0 else 0.0
     return _Piece(0.0, max(left, MIN_LEFT * expected), var + rest_var, 0.0)
 
 

@@ -20,6 +20,12 @@ FIRST_RUN_VAR = 0.09  # log-variance after one run (sd 0.3): one run says little
 MIN_VAR = 0.0025  # floor (sd 0.05): no stage is ever perfectly predictable
 CLIP_SD = 3.0  # runs further than this from the mean are pulled in (robust to outliers)
 MIN_SPU = 1e-12
+# Inside a stage the rate wanders (speech vs silence, dense vs sparse pages). A share f of a
+# run estimates the run's rate with log variance within_var / f; the rest strays from it by
+# within_var / (1 - f). Learned per stage from the halves of each run; this is the default.
+WITHIN_RUN_VAR = 0.002
+MIN_WITHIN_VAR = 1e-4
+MAX_WITHIN_VAR = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,14 @@ class StageRate:
     """Learned cost of a stage: log seconds-per-unit (mean, variance) and a fixed start-up.
 
     ``n`` counts finished runs learned from; ``n == 0`` is a prior from settings.
+    ``within_var``: how unevenly the stage runs inside one run (see ``WITHIN_RUN_VAR``).
     """
 
     n: int
     mean_log_spu: float
     var_log_spu: float
     startup_seconds: float = 0.0
+    within_var: float = WITHIN_RUN_VAR
 
     @property
     def spu(self) -> float:
@@ -79,6 +87,7 @@ class StageRate:
             mean_log_spu=float(d["mean_log_spu"]),
             var_log_spu=float(d["var_log_spu"]),
             startup_seconds=float(d.get("startup_seconds") or 0.0),
+            within_var=float(d.get("within_var") or WITHIN_RUN_VAR),
         )
 
 
@@ -97,26 +106,32 @@ def _t_widening(df: float) -> float:
 
 
 def update(
-    rate: StageRate, units: float, seconds: float, startup_seconds: float | None = None
+    rate: StageRate,
+    units: float,
+    seconds: float,
+    startup_seconds: float | None = None,
+    half_seconds: float | None = None,
 ) -> StageRate:
     """Learn from one finished stage run of ``units`` that took ``seconds`` in all.
 
     ``startup_seconds``, when the worker measured it (time to the first progress report),
     refines the fixed start-up cost; otherwise the current one is taken off ``seconds``.
-    Runs with no units (nothing to learn a rate from) only teach the start-up.
+    ``half_seconds``, when measured (time until half the units were reported done), teaches
+    how evenly the stage runs inside one run. Runs with no units only teach the start-up.
     """
     alpha = max(1.0 / (rate.n + 1), ALPHA)
     startup = rate.startup_seconds
     if startup_seconds is not None and startup_seconds >= 0:
         observed = min(startup_seconds, max(seconds, 0.0))
         startup = observed if rate.n == 0 else startup + alpha * (observed - startup)
+    within = _learn_within(rate, seconds, startup, half_seconds)
     if units <= 0 or seconds <= 0:
-        return replace(rate, startup_seconds=startup)
+        return replace(rate, startup_seconds=startup, within_var=within)
 
     x = math.log(max((seconds - min(startup, seconds * 0.5)) / units, MIN_SPU))
     if rate.n == 0:
         # The first real run replaces the prior: it was measured here, the prior was guessed.
-        return StageRate(1, x, min(rate.var_log_spu, FIRST_RUN_VAR), startup)
+        return StageRate(1, x, min(rate.var_log_spu, FIRST_RUN_VAR), startup, within)
 
     sd = rate.sd_log_spu
     d = x - rate.mean_log_spu
@@ -125,7 +140,24 @@ def update(
     mean = rate.mean_log_spu + alpha * d
     # Variance of the *prediction* error (d against the old mean), which is what a range needs.
     var = (1 - alpha) * rate.var_log_spu + alpha * d * d
-    return StageRate(rate.n + 1, mean, max(var, MIN_VAR), startup)
+    return StageRate(rate.n + 1, mean, max(var, MIN_VAR), startup, within)
+
+
+def _learn_within(
+    rate: StageRate, seconds: float, startup: float, half_seconds: float | None
+) -> float:
+    """Within-run variance from how the two halves of a run compared.
+
+    Each half estimates the rate with variance ``within_var / 0.5``, so the log ratio of the
+    halves has variance ``4 x within_var``. The default counts as one earlier run.
+    """
+    if half_seconds is None or not 0 < half_seconds < seconds:
+        return rate.within_var
+    first = half_seconds - min(startup, 0.5 * half_seconds)
+    ratio = math.log((seconds - half_seconds) / first)
+    sample = min(ratio * ratio / 4.0, MAX_WITHIN_VAR)
+    alpha = max(1.0 / (rate.n + 2), ALPHA)
+    return max(rate.within_var + alpha * (sample - rate.within_var), MIN_WITHIN_VAR)
 
 
 # --- priors ----------------------------------------------------------------------------
