@@ -46,6 +46,7 @@ def test_after_30_minutes_12_to_15_percent_and_3_5_hours_left(estimator: Estimat
     now = START + timedelta(minutes=30)
     e = estimate(coach_recording(30), now=now, rates={}, estimator=estimator, prior_factor=4.0)
     assert 12 <= e.progress <= 15
+    assert e.eta_seconds is not None
     assert e.eta_seconds == pytest.approx(3.5 * HOUR, rel=0.03)
     assert e.estimated_completion == now + timedelta(seconds=e.eta_seconds)
     assert eta_text(e.eta_seconds, e.progress) == "~3.5 hours left"
