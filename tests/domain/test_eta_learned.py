@@ -222,3 +222,12 @@ def test_the_estimate_uses_the_previous_one_and_keeps_the_range_around_it() -> N
     assert e.eta_low <= e.eta_seconds <= e.eta_high
     again = e.shown(at(102))
     assert again == Shown(e.estimated_completion, at(102))  # type: ignore[arg-type]
+
+
+def test_no_wait_while_a_slot_is_free() -> None:
+    rates = learned_from(0.2)
+    running = estimate(transcription(600, 300, elapsed=62), now=at(62), rates=rates)
+    q = QueueState.from_estimates(position=1, slots=2, ahead=[running])
+    assert q.wait_seconds == 0.0
+    e = estimate(transcription(600), now=at(62), rates=rates, queue=q)
+    assert (e.queue_position, e.wait_seconds) == (1, 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,7 @@ from stagecoach.domain.progress import (
     job_progress,
     monotonic,
     stage_weights,
+    stalled_for,
 )
 from stagecoach.domain.rates import RateKey, StageRate
 
@@ -114,3 +116,11 @@ def test_duration_fields_do_not_add_pages_to_seconds() -> None:
     d = duration_fields(JobPlan((audio(True, 100), doc)), RATES)
     assert d is not None and d.unit == "audio_seconds" and d.total == 600
     assert duration_fields(JobPlan(()), RATES) is None
+
+
+def test_stalled_after_five_minutes_without_a_report() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert stalled_for(t0, t0 + timedelta(seconds=299), 300) is None
+    assert stalled_for(t0, t0 + timedelta(seconds=360), 300) == 360
+    assert stalled_for(t0, t0 + timedelta(seconds=360), 300, processing=False) is None
+    assert stalled_for(None, t0, 300) is None

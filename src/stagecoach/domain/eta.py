@@ -12,7 +12,7 @@ Pure: the caller passes ``now``, the job's plan, the learned rates and what it s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,7 +31,7 @@ ESTIMATORS: tuple[EstimatorName, ...] = ("learned", "seed", "rate")
 Z_80 = 1.2816  # normal quantile: low..high holds ~80 % of outcomes
 SMOOTH_FRACTION = 0.05  # the shown finish follows a change over ~5 % of the time left ...
 SMOOTH_MIN_SECONDS = 2.0
-SMOOTH_MAX_SECONDS = 120.0  # ... but a real slowdown shows fully within ~5 minutes
+SMOOTH_MAX_SECONDS = 120.0  # ... but a real slowdown shows within a few minutes
 SEED_ACTUAL_WEIGHT = 0.7
 
 
@@ -39,8 +39,10 @@ SEED_ACTUAL_WEIGHT = 0.7
 class QueueState:
     """Where a pending job stands: ``position`` 1 starts next.
 
-    ``work_ahead_seconds``: expected seconds left of every job running or ahead of this one
-    (the sum of their own estimates); ``slots``: jobs the workers run at once, in all.
+    ``work_ahead_seconds``: expected seconds left of every job running or queued ahead of
+    this one (the sum of their own estimates); ``slots``: jobs the workers run at once, in
+    all (workers x concurrency); ``jobs_ahead``: how many jobs that work belongs to. The wait
+    is the work ahead shared by the slots, or nothing while a slot is free.
     """
 
     position: int
@@ -48,19 +50,28 @@ class QueueState:
     slots: int = 1
     work_ahead_low: float | None = None
     work_ahead_high: float | None = None
+    jobs_ahead: int | None = None
 
     @classmethod
     def from_estimates(cls, position: int, slots: int, ahead: Iterable[Estimate]) -> QueueState:
+        """From the estimates of the jobs running and queued ahead of this one."""
         ahead = list(ahead)
+
+        def total(pick: Callable[[Estimate], float | None]) -> float:
+            return sum(v if (v := pick(e)) is not None else e.eta_seconds or 0.0 for e in ahead)
+
         return cls(
             position=position,
-            work_ahead_seconds=sum(e.eta_seconds or 0.0 for e in ahead),
+            work_ahead_seconds=total(lambda e: e.eta_seconds),
             slots=slots,
-            work_ahead_low=sum(e.eta_low or e.eta_seconds or 0.0 for e in ahead),
-            work_ahead_high=sum(e.eta_high or e.eta_seconds or 0.0 for e in ahead),
+            work_ahead_low=total(lambda e: e.eta_low),
+            work_ahead_high=total(lambda e: e.eta_high),
+            jobs_ahead=len(ahead),
         )
 
     def per_slot(self, seconds: float | None) -> float:
+        if self.jobs_ahead is not None and self.jobs_ahead < self.slots:
+            return 0.0
         base = self.work_ahead_seconds if seconds is None else seconds
         return max(base, 0.0) / max(self.slots, 1)
 

@@ -180,3 +180,17 @@ def duration_fields(
         total=sum(s.units_total for s in same),
         unit=unit,
     )
+
+
+def stalled_for(
+    last_report_at: datetime | None, now: datetime, stall_after: float, *, processing: bool = True
+) -> float | None:
+    """Seconds without a progress report, once that passes ``stall_after``; else None.
+
+    Stalled is a flag, not a status (design.md): only a processing job can be stalled.
+    ``last_report_at`` is the last progress report, or the start of processing if none came.
+    """
+    if not processing or last_report_at is None:
+        return None
+    silent = (now - last_report_at).total_seconds()
+    return silent if silent >= stall_after else None
