@@ -13,8 +13,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from stagecoach.domain.eta import EstimatorName, estimate
-from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan
+from stagecoach.domain.eta import EstimatorName, Shown, estimate
+from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, monotonic
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -182,3 +182,35 @@ def test_a_stage_that_runs_unevenly_still_gets_an_honest_range() -> None:
     overall = coverage([v for vs in uneven.covered.values() for v in vs])
     assert 0.7 <= overall <= 0.92, overall
     assert statistics.median(uneven.errors[0.5]) > statistics.median(even.errors[0.5])
+
+
+def test_polled_through_a_run_progress_only_rises_and_smoothing_costs_little() -> None:
+    rng = random.Random(12)
+    raw_moves = shown_moves = 0.0
+    raw_errors: list[float] = []
+    shown_errors: list[float] = []
+    for _ in range(30):
+        rates = learn(rng, 5)
+        run = simulate_run(rng, rng.uniform(60, 1200))
+        total = sum(s.seconds for s in run)
+        previous: Shown | None = None
+        last: tuple[datetime, datetime] | None = None
+        progress = 0.0
+        for t in range(0, int(total), 5):  # a page polling every 5 seconds
+            now = T0 + timedelta(seconds=t)
+            plan = plan_at(run, t)
+            raw = estimate(plan, now=now, rates=rates)
+            shown = estimate(plan, now=now, rates=rates, previous=previous)
+            assert raw.estimated_completion and shown.estimated_completion
+            assert shown.progress >= progress
+            progress = monotonic(progress, shown.progress)
+            previous = shown.shown(now)
+            if last is not None:
+                raw_moves += abs((raw.estimated_completion - last[0]).total_seconds()) / total
+                shown_moves += abs((shown.estimated_completion - last[1]).total_seconds()) / total
+            last = (raw.estimated_completion, shown.estimated_completion)
+            if t >= 0.25 * total:
+                raw_errors.append(abs((raw.eta_seconds or 0) - (total - t)) / total)
+                shown_errors.append(abs((shown.eta_seconds or 0) - (total - t)) / total)
+    assert shown_moves < raw_moves
+    assert statistics.median(shown_errors) <= statistics.median(raw_errors) + 0.01
