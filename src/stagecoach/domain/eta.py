@@ -143,9 +143,11 @@ def _elapsed(job: JobPlan, now: datetime) -> float:
     return max((now - start).total_seconds(), 0.0) if start is not None else 0.0
 
 
-def _done(job: JobPlan, now: datetime, rates: RateBook, estimator: EstimatorName) -> Estimate:
+def _done(
+    job: JobPlan, now: datetime, rates: RateBook, prior_factor: float, estimator: EstimatorName
+) -> Estimate:
     # job_progress says 100 unless every artifact ended (failed): then where it stopped.
-    return Estimate(0.0, now, 0.0, 0.0, job_progress(job, rates), estimator)
+    return Estimate(0.0, now, 0.0, 0.0, job_progress(job, rates, prior_factor), estimator)
 
 
 # --- learned --------------------------------------------------------------------------
@@ -162,7 +164,7 @@ def smooth(raw: datetime, previous: Shown | None, now: datetime) -> datetime:
         return raw
     dt = (now - previous.at).total_seconds()
     if dt <= 0:
-        return previous.estimated_completion
+        return max(previous.estimated_completion, now)
     left = max((raw - now).total_seconds(), 0.0)
     tau = min(max(SMOOTH_FRACTION * left, SMOOTH_MIN_SECONDS), SMOOTH_MAX_SECONDS)
     k = 1.0 - math.exp(-dt / tau)
@@ -253,7 +255,7 @@ def estimate(
     """
     rates = rates or {}
     if job.finished:
-        return _done(job, now, rates, estimator)
+        return _done(job, now, rates, prior_factor, estimator)
     if estimator == "seed":
         return _seed(job, now, prior_factor)
     if estimator == "rate":
