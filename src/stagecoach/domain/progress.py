@@ -1,0 +1,196 @@
+"""How far along an artifact and a job are, from their stages' units.
+
+Progress of a stage is units done / units total. An artifact's progress weighs each stage
+by what it is expected to cost in seconds (units x learned seconds-per-unit + start-up), so
+a fast decoding stage does not count as much as a slow transcription. A job's progress
+weighs its artifacts by their expected work. Progress is in percent, 0-100, as the status
+contract has it; it reaches 100 only when every stage has finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from stagecoach.domain.rates import RateBook, StageRate, lookup
+
+UNFINISHED_CAP = 99.0  # "100 %" means done; a stage at its last unit is not done yet
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage of an artifact as the tracker knows it now.
+
+    ``started_at`` is set once the stage began; ``progress_at`` is when ``units_done`` was
+    last reported (defaults to now); ``seconds`` is how long a finished stage took.
+    """
+
+    name: str
+    unit: str
+    units_total: float
+    units_done: float = 0.0
+    finished: bool = False
+    started_at: datetime | None = None
+    progress_at: datetime | None = None
+    seconds: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        if self.finished:
+            return 1.0
+        if self.units_total <= 0:
+            return 0.0
+        return min(max(self.units_done / self.units_total, 0.0), 1.0)
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and not self.finished
+
+
+@dataclass(frozen=True)
+class ArtifactPlan:
+    """One file of a job: its pipeline, engine and stages in order.
+
+    ``ended`` marks an artifact that failed or was cancelled: it has no work left, and the
+    others go on without it.
+    """
+
+    pipeline: str
+    stages: tuple[StagePlan, ...]
+    engine: str = ""
+    ended: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.ended or all(s.finished for s in self.stages)
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job's artifacts. ``concurrent_artifacts`` > 1 when a worker runs them side by side."""
+
+    artifacts: tuple[ArtifactPlan, ...]
+    concurrent_artifacts: int = 1
+
+    @property
+    def finished(self) -> bool:
+        return all(a.finished for a in self.artifacts)
+
+    @property
+    def started(self) -> bool:
+        return any(s.started_at is not None or s.finished for a in self.artifacts for s in a.stages)
+
+
+def stage_rate(
+    artifact: ArtifactPlan, stage: StagePlan, rates: RateBook, prior_factor: float
+) -> StageRate:
+    return lookup(rates, artifact.pipeline, stage.name, artifact.engine, stage.unit, prior_factor)
+
+
+def stage_weights(
+    artifact: ArtifactPlan, rates: RateBook, prior_factor: float = 4.0
+) -> list[float]:
+    """Expected seconds of each stage: the weight it carries in the artifact's progress."""
+    return [
+        stage_rate(artifact, s, rates, prior_factor).expected_seconds(s.units_total)
+        for s in artifact.stages
+    ]
+
+
+def _weighted(fractions: Sequence[float], weights: Sequence[float]) -> float:
+    total = sum(weights)
+    if total <= 0:
+        # Nothing is expected to cost anything: count stages instead.
+        return sum(fractions) / len(fractions) if fractions else 0.0
+    return sum(f * w for f, w in zip(fractions, weights, strict=True)) / total
+
+
+def _percent(fraction: float, finished: bool) -> float:
+    p = 100.0 * min(max(fraction, 0.0), 1.0)
+    return 100.0 if finished else min(p, UNFINISHED_CAP)
+
+
+def artifact_progress(artifact: ArtifactPlan, rates: RateBook, prior_factor: float = 4.0) -> float:
+    """Percent done of one artifact. An ended (failed) artifact shows where it stopped."""
+    fraction = _weighted(
+        [s.fraction for s in artifact.stages], stage_weights(artifact, rates, prior_factor)
+    )
+    return _percent(fraction, all(s.finished for s in artifact.stages))
+
+
+def job_progress(job: JobPlan, rates: RateBook, prior_factor: float = 4.0) -> float:
+    """Percent done of a job: its artifacts weighted by their expected seconds.
+
+    An ended artifact counts as done while others go on: its work is no longer ahead of the
+    job. When every artifact ended, the job failed, and progress shows where it stopped.
+    """
+    all_ended = all(a.ended for a in job.artifacts)
+    fractions: list[float] = []
+    weights: list[float] = []
+    for a in job.artifacts:
+        w = stage_weights(a, rates, prior_factor)
+        weights.append(sum(w))
+        done = a.ended and not all_ended
+        fractions.append(1.0 if done else _weighted([s.fraction for s in a.stages], w))
+    completed = job.finished and not all_ended
+    return _percent(_weighted(fractions, weights), completed)
+
+
+def monotonic(previous: float | None, new: float) -> float:
+    """Progress to show: never below what was shown before within the same attempt.
+
+    Weights move when a rate is learned or a stage corrects its total; the bar must not.
+    The caller passes ``previous=None`` when a new attempt starts.
+    """
+    if previous is None:
+        return new
+    return max(previous, new)
+
+
+@dataclass(frozen=True)
+class DurationFields:
+    """``duration_processed`` / ``duration_total`` of the status contract, in ``unit``."""
+
+    processed: float
+    total: float
+    unit: str
+
+
+def duration_fields(
+    job: JobPlan, rates: RateBook, prior_factor: float = 4.0
+) -> DurationFields | None:
+    """Units of each artifact's heaviest stage (the transcription, for audio), summed.
+
+    Summed only over artifacts whose heaviest stage shares the first one's unit: seconds and
+    pages do not add up.
+    """
+    picked: list[StagePlan] = []
+    for a in job.artifacts:
+        if not a.stages:
+            continue
+        w = stage_weights(a, rates, prior_factor)
+        picked.append(a.stages[max(range(len(w)), key=w.__getitem__)])
+    if not picked:
+        return None
+    unit = picked[0].unit
+    same = [s for s in picked if s.unit == unit]
+    return DurationFields(
+        processed=sum(s.units_total if s.finished else s.units_done for s in same),
+        total=sum(s.units_total for s in same),
+        unit=unit,
+    )
+
+
+def stalled_for(
+    last_report_at: datetime | None, now: datetime, stall_after: float, *, processing: bool = True
+) -> float | None:
+    """Seconds without a progress report, once that passes ``stall_after``; else None.
+
+    Stalled is a flag, not a status (design.md): only a processing job can be stalled.
+    ``last_report_at`` is the last progress report, or the start of processing if none came.
+    """
+    if not processing or last_report_at is None:
+        return None
+    silent = (now - last_report_at).total_seconds()
+    return silent if silent >= stall_after else None

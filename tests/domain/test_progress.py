@@ -1,0 +1,126 @@
+"""Progress of artifacts and jobs: stages weighted by expected seconds, never backwards."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stagecoach.domain.progress import (
+    ArtifactPlan,
+    JobPlan,
+    StagePlan,
+    artifact_progress,
+    duration_fields,
+    job_progress,
+    monotonic,
+    stage_weights,
+    stalled_for,
+)
+from stagecoach.domain.rates import RateKey, StageRate
+
+RATES = {
+    RateKey("audio", "Decoding"): StageRate(5, math.log(0.01), 0.01),
+    RateKey("audio", "Transcribing"): StageRate(5, math.log(0.2), 0.01, startup_seconds=0.0),
+}
+
+
+def audio(done_decoding: bool, transcribed: float, total: float = 600) -> ArtifactPlan:
+    return ArtifactPlan(
+        "audio",
+        (
+            StagePlan("Decoding", "audio_seconds", total, total, finished=done_decoding),
+            StagePlan("Transcribing", "audio_seconds", total, transcribed),
+        ),
+    )
+
+
+def test_stage_weights_are_expected_seconds() -> None:
+    assert stage_weights(audio(False, 0), RATES) == pytest.approx([6.0, 120.0])
+
+
+def test_a_fast_stage_counts_for_little() -> None:
+    # Decoding done, transcription not started: 6 s of 126 s expected.
+    assert artifact_progress(audio(True, 0), RATES) == pytest.approx(100 * 6 / 126)
+
+
+def test_halfway_through_the_slow_stage_is_about_half() -> None:
+    assert artifact_progress(audio(True, 300), RATES) == pytest.approx(100 * 66 / 126)
+
+
+def test_progress_is_capped_until_every_stage_finished() -> None:
+    a = audio(True, 600)
+    assert artifact_progress(a, RATES) == 99.0
+    finished = ArtifactPlan("audio", tuple(replace(s, finished=True) for s in a.stages))
+    assert artifact_progress(finished, RATES) == 100.0
+
+
+def test_job_weighs_artifacts_by_their_expected_work() -> None:
+    long = audio(True, 600 * 0.5, total=600)  # 126 s expected
+    short = audio(True, 60, total=60)  # 12.6 s expected, transcription done but unfinished
+    p = job_progress(JobPlan((long, short)), RATES)
+    expected = (126 * (66 / 126) + 12.6 * (12.6 / 12.6)) / (126 + 12.6)
+    assert p == pytest.approx(100 * expected)
+
+
+def test_a_failed_artifact_counts_as_done_while_the_others_go_on() -> None:
+    failed = ArtifactPlan("audio", audio(False, 0).stages, ended=True)
+    ok = audio(True, 300)
+    assert job_progress(JobPlan((failed, ok)), RATES) > artifact_progress(ok, RATES)
+
+
+def test_a_job_whose_every_artifact_failed_shows_where_it_stopped() -> None:
+    failed = ArtifactPlan("audio", audio(True, 300).stages, ended=True)
+    assert job_progress(JobPlan((failed,)), RATES) == pytest.approx(100 * 66 / 126)
+
+
+def test_without_history_the_priors_weigh_the_stages() -> None:
+    # Prior: 4 s per audio second for transcription (+2 s start-up), 0.05 for decoding.
+    p = artifact_progress(audio(True, 0, total=3600), {})
+    assert p == pytest.approx(100 * 180 / (180 + 4 * 3600 + 2))
+
+
+def test_stages_of_zero_cost_count_equally() -> None:
+    a = ArtifactPlan("x", (StagePlan("A", "bytes", 0, finished=True), StagePlan("B", "bytes", 0)))
+    assert artifact_progress(a, {}) == 50.0
+
+
+@pytest.mark.parametrize(
+    ("previous", "new", "shown"),
+    [(None, 12.0, 12.0), (40.0, 35.0, 40.0), (40.0, 41.5, 41.5), (99.0, 100.0, 100.0)],
+)
+def test_progress_never_goes_backwards(previous: float | None, new: float, shown: float) -> None:
+    assert monotonic(previous, new) == shown
+
+
+def test_learning_a_rate_mid_run_does_not_move_the_bar_back() -> None:
+    plan = audio(True, 300)
+    before = artifact_progress(plan, RATES)
+    # Another job just taught us transcription is slower: the unfinished stage weighs more.
+    slower = {**RATES, RateKey("audio", "Transcribing"): StageRate(6, math.log(0.5), 0.01)}
+    raw = artifact_progress(plan, slower)
+    assert raw < before
+    assert monotonic(before, raw) >= before
+
+
+def test_duration_fields_follow_the_heaviest_stage() -> None:
+    d = duration_fields(JobPlan((audio(True, 1200, total=3600),)), RATES)
+    assert d is not None
+    assert (d.processed, d.total, d.unit) == (1200, 3600, "audio_seconds")
+
+
+def test_duration_fields_do_not_add_pages_to_seconds() -> None:
+    doc = ArtifactPlan("document", (StagePlan("Extracting", "pages", 10, 4),))
+    d = duration_fields(JobPlan((audio(True, 100), doc)), RATES)
+    assert d is not None and d.unit == "audio_seconds" and d.total == 600
+    assert duration_fields(JobPlan(()), RATES) is None
+
+
+def test_stalled_after_five_minutes_without_a_report() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert stalled_for(t0, t0 + timedelta(seconds=299), 300) is None
+    assert stalled_for(t0, t0 + timedelta(seconds=360), 300) == 360
+    assert stalled_for(t0, t0 + timedelta(seconds=360), 300, processing=False) is None
+    assert stalled_for(None, t0, 300) is None
