@@ -97,23 +97,30 @@ def run_wrk(base: str, tok: str, ids_file: Path, connections: int) -> dict[str, 
 async def _poller(host: str, port: int, tok: str, ids: list[str], until: float,
                   lat: list[float], errors: list[int]) -> None:
     await asyncio.sleep(random.uniform(0, 5))
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.perf_counter() < until:
-            jid = random.choice(ids)
-            req = (f"GET /api/v1/jobs/{jid}/status HTTP/1.1\r\nHost: {host}\r\n"
-                   f"Authorization: Bearer {tok}\r\n\r\n").encode()
-            t0 = time.perf_counter()
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    while time.perf_counter() < until:
+        jid = random.choice(ids)
+        req = (f"GET /api/v1/jobs/{jid}/status HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {tok}\r\n\r\n").encode()
+        t0 = time.perf_counter()
+        try:
+            if conn is None:  # like a browser: (re)connect when the server closed an idle one
+                conn = await asyncio.open_connection(host, port)
+            reader, writer = conn
             writer.write(req)
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
             await reader.readexactly(length)
-            lat.append((time.perf_counter() - t0) * 1000)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(1)
-            await asyncio.sleep(random.uniform(2, 5))
-    finally:
-        writer.close()
+        except (OSError, asyncio.IncompleteReadError):
+            conn = None
+            errors.append(1)
+            continue
+        lat.append((time.perf_counter() - t0) * 1000)
+        if not head.startswith(b"HTTP/1.1 200"):
+            errors.append(1)
+        await asyncio.sleep(random.uniform(2, 5))
+    if conn is not None:
+        conn[1].close()
 
 
 def run_pollers(base: str, tok: str, ids: list[str], n: int = 1000, seconds: int = 40) -> dict:

@@ -50,7 +50,9 @@ def serve(
     app_ = create_app(settings, services=services, embedded_worker=not no_worker)
     console.print(f"stagecoach at http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False,
+                # Pollers ask every few seconds: keep their connections open between asks.
+                timeout_keep_alive=30, backlog=4096)
 
 
 @users_app.command("create")

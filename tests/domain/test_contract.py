@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from stagecoach.domain.contract import human_duration, iso, status_document
+from stagecoach.domain.contract import iso, status_document
 from stagecoach.domain.errors import ErrorCategory, JobError
 from stagecoach.domain.records import Job
 from stagecoach.domain.status import JobStatus
@@ -45,7 +45,12 @@ def test_stalled_after_quiet_period():
 def test_failed_message_names_cause_and_completed_has_duration():
     err = JobError("x", ErrorCategory.INPUT, False, "The file is not audio.", "Upload again")
     f = status_document(job(status=JobStatus.FAILED, error=err.to_dict()), [], T0, stall_after=1)
-    assert f["message"] == "Processing failed. Please try again. The file is not audio."
+    # A permanent cause does not tell the user to try again; a transient one does.
+    assert f["message"] == "Processing failed. The file is not audio."
+    flaky = JobError("t", ErrorCategory.DEPENDENCY, True, "Engine timed out.", "Retry")
+    f2 = status_document(job(status=JobStatus.FAILED, error=flaky.to_dict()), [], T0,
+                         stall_after=1)
+    assert f2["message"] == "Processing failed. Please try again. Engine timed out."
     done = job(status=JobStatus.COMPLETED, finished_at=T0 + timedelta(seconds=90), progress=100)
     d = status_document(done, [], T0, stall_after=1)
     assert d["message"] == "Transcription complete!" and d["processing_duration"] == 90
@@ -55,11 +60,3 @@ def test_failed_message_names_cause_and_completed_has_duration():
 def test_expired_jobs_say_so():
     gone = job(status=JobStatus.COMPLETED, expired_at=T0)
     assert status_document(gone, [], T0, stall_after=1)["status"] == "expired"
-
-
-def test_human_duration():
-    assert human_duration(30) == "less than a minute"
-    assert human_duration(60 * 5) == "5 minutes"
-    assert human_duration(60) == "1 minute"
-    assert human_duration(3600 * 3.4) == "3.5 hours"
-    assert human_duration(3600) == "1 hour"

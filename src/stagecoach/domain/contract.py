@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from stagecoach.domain.progress_text import eta_text, status_message
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 
-PIPELINE_WORDS = {
-    "audio": ("Processing audio...", "Transcription complete!"),
-    "document": ("Processing document...", "Document processing complete!"),
-    "dataset": ("Analyzing dataset...", "Analysis complete!"),
-    "checksum": ("Verifying file...", "Verification complete!"),
+COMPLETE_MESSAGES = {
+    "audio": "Transcription complete!",
+    "document": "Document processing complete!",
+    "dataset": "Analysis complete!",
+    "checksum": "Verification complete!",
 }
+PIPELINE_FILE_TYPE = {"audio": "audio", "document": "document", "dataset": "dataset"}
 FAILED_MESSAGE = "Processing failed. Please try again."
 
 
@@ -27,47 +29,20 @@ def iso(dt: datetime | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def human_duration(seconds: float) -> str:
-    if seconds < 60:
-        return "less than a minute"
-    minutes = seconds / 60
-    if minutes < 59.5:
-        m = round(minutes)
-        return f"{m} minute" + ("s" if m != 1 else "")
-    hours = minutes / 60
-    h = round(hours * 2) / 2
-    text = f"{h:g}"
-    return f"{text} hour" + ("s" if h != 1 else "")
-
-
-def eta_text(job: Job, eta_seconds: float | None, stalled_for: float | None) -> str | None:
-    if job.status is not JobStatus.PROCESSING and job.status is not JobStatus.PENDING:
-        return None
-    if stalled_for is not None:
-        return f"Stalled: no progress for {human_duration(stalled_for)}"
-    if job.status is JobStatus.PROCESSING and job.progress > 90:
-        return "Almost done"
-    if eta_seconds is None:
-        return None
-    if eta_seconds < 60:
-        return "less than a minute left"
-    return f"~{human_duration(eta_seconds)} left"
-
-
-def default_message(job: Job) -> str:
-    working, done = PIPELINE_WORDS.get(job.pipeline or "", ("Processing...", "Processing complete!"))
-    if job.status is JobStatus.PENDING:
-        return "Waiting for a worker..." if job.attempts == 0 else "Waiting to retry..."
-    if job.status is JobStatus.PROCESSING:
-        return "Almost done" if job.progress > 90 else working
-    if job.status is JobStatus.COMPLETED:
-        return done
-    if job.status is JobStatus.CANCELLED:
-        return "Processing was cancelled."
+def message_for(job: Job, artifacts: list[Artifact], queue_position: int | None) -> str:
     err = job.job_error
-    if err is not None and err.message and err.message != FAILED_MESSAGE:
-        return f"{FAILED_MESSAGE} {err.message}"
-    return FAILED_MESSAGE
+    file_type = artifacts[0].file_type if artifacts else None
+    if job.pipeline == "checksum" or (file_type is None and job.pipeline in PIPELINE_FILE_TYPE):
+        file_type = PIPELINE_FILE_TYPE.get(job.pipeline or "")
+    return status_message(
+        job.status,
+        file_type=file_type,
+        progress=job.progress,
+        complete_message=COMPLETE_MESSAGES.get(job.pipeline or ""),
+        error_message=err.message if err and err.message != FAILED_MESSAGE else None,
+        retryable=err.retryable if err else True,
+        queue_position=queue_position,
+    )
 
 
 def artifact_document(a: Artifact) -> dict[str, Any]:
@@ -125,7 +100,7 @@ def status_document(
         "current_stage": job.current_stage,
         "stages": job.stages,
         "progress": round(job.progress, 1),
-        "message": job.message or default_message(job),
+        "message": job.message or message_for(job, artifacts, queue_position),
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "updated_at": iso(job.updated_at),
@@ -136,7 +111,9 @@ def status_document(
         "eta_seconds": eta_seconds,
         "eta_low": iso(job.eta_low) if eta_seconds is not None else None,
         "eta_high": iso(job.eta_high) if eta_seconds is not None else None,
-        "eta_text": eta_text(job, eta_seconds, stalled_for),
+        "eta_text": eta_text(eta_seconds, job.progress, stalled_for)
+        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+        else None,
         "queue_position": queue_position if job.status is JobStatus.PENDING else None,
         "duration_processed": job.duration_processed,
         "duration_total": job.duration_total,
