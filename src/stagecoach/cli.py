@@ -84,7 +84,7 @@ def users_list() -> None:
     """List accounts."""
     services = _services(Settings())
     for u in services.accounts.list_users():
-        console.print(f"{u.username}\t{u.role}")
+        typer.echo(f"{u.username}\t{u.role}")  # tab-separated, for scripts
 
 
 def main() -> None:
