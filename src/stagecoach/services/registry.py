@@ -6,6 +6,7 @@ from functools import cached_property
 
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.estimates import Estimates
 from stagecoach.services.tracking import Tracking
 from stagecoach.storage.local import LocalStorage
 
@@ -19,8 +20,12 @@ class Services:
         return Accounts(self.ctx)
 
     @cached_property
+    def estimates(self) -> Estimates:
+        return Estimates(self.ctx)
+
+    @cached_property
     def tracking(self) -> Tracking:
-        return Tracking(self.ctx)
+        return Tracking(self.ctx, self.estimates)
 
     @cached_property
     def storage(self) -> LocalStorage:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -22,6 +22,7 @@ from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
 from stagecoach.domain.status import IllegalTransition, JobStatus
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound
+from stagecoach.services.estimates import Estimates
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
 
@@ -41,8 +42,9 @@ class NewJob:
 
 
 class Tracking:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, estimates: Estimates) -> None:
         self.ctx = ctx
+        self.estimates = estimates
 
     # --- create ------------------------------------------------------------------------
     def create_job(
@@ -87,7 +89,6 @@ class Tracking:
             max_attempts=self.ctx.settings.max_attempts,
             current_stage=(new.stages[0] if new.stages else None),
         )
-        store.insert_job(conn, job)
         arts = [
             Artifact(
                 artifact_id=str(uuid.uuid4()),
@@ -100,6 +101,8 @@ class Tracking:
             )
             for i, f in enumerate(file_rows)
         ]
+        job = self.estimates.refresh(conn, job, arts)
+        store.insert_job(conn, job)
         for a in arts:
             store.insert_artifact(conn, a)
         store.append_history(
@@ -236,6 +239,13 @@ class Tracking:
             except IllegalTransition as exc:
                 raise Conflict(str(exc)) from exc
             if outcome.changed:
+                new_attempt = outcome.job.attempts != job.attempts
+                outcome = replace(
+                    outcome,
+                    job=self.estimates.refresh(
+                        conn, outcome.job, new_attempt=new_attempt, shown_at=job.updated_at
+                    ),
+                )
                 store.save_job(conn, job, outcome.job)
                 store.append_history(conn, outcome.history)
                 if outcome.job.status is JobStatus.PENDING and job.status is JobStatus.FAILED:

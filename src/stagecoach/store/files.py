@@ -22,3 +22,7 @@ def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping
             files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
         )
     ).mappings().first()
+
+
+def get_file(conn: Connection, file_id: str) -> RowMapping | None:
+    return conn.execute(sa.select(files).where(files.c.file_id == file_id)).mappings().first()

@@ -178,8 +178,26 @@ def queue_position(conn: Connection, job: Job) -> int | None:
         .select_from(jobs)
         .where(
             jobs.c.status == "pending",
-            jobs.c.pipeline.is_not(None),
+            jobs.c.claimable.is_(True),
             jobs.c.created_at < job.created_at,
         )
     ).scalar_one()
     return int(ahead) + 1
+
+
+def running_jobs(conn: Connection) -> list[Job]:
+    rows = conn.execute(
+        sa.select(jobs).where(jobs.c.status == "processing", jobs.c.claimable.is_(True))
+    ).mappings()
+    return [Job.from_row(r) for r in rows]
+
+
+def pending_ahead(conn: Connection, job: Job, *, limit: int) -> list[Job]:
+    rows = conn.execute(
+        sa.select(jobs)
+        .where(jobs.c.status == "pending", jobs.c.claimable.is_(True),
+               jobs.c.created_at < job.created_at)
+        .order_by(jobs.c.created_at)
+        .limit(limit)
+    ).mappings()
+    return [Job.from_row(r) for r in rows]

@@ -1,0 +1,172 @@
+"""Progress and time estimates for stored jobs: build the plan the pure estimator reads
+(domain/eta.py), learn stage rates from finished runs, and keep each job's estimate fresh.
+
+The estimate is written with the job (estimated_completion, eta_low, eta_high), so a poll
+reads one row and does no estimating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from stagecoach.domain.eta import QueueState, Shown, estimate
+from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, monotonic
+from stagecoach.domain.rates import RateKey, StageRate, lookup, update
+from stagecoach.domain.records import Artifact, Job
+from stagecoach.domain.status import JobStatus
+from stagecoach.services.context import ServiceContext
+from stagecoach.store import files as files_store
+from stagecoach.store import jobs as jobs_store
+from stagecoach.store import rates as store
+
+QUEUE_LOOKAHEAD = 20  # queued jobs whose own work is estimated one by one
+# Media facts that give a stage's total before it starts, by the stage's unit.
+UNIT_FACT = {"audio_seconds": "duration_seconds", "pages": "page_count", "rows": "row_count",
+             "bytes": "size"}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class Estimates:
+    def __init__(self, ctx: ServiceContext, pipelines: Mapping[str, Any] | None = None) -> None:
+        self.ctx = ctx
+        self._pipelines = pipelines
+
+    @property
+    def pipelines(self) -> Mapping[str, Any]:
+        if self._pipelines is None:
+            try:
+                from stagecoach.pipelines.registry import load_pipelines
+
+                self._pipelines = load_pipelines()
+            except ImportError:
+                self._pipelines = {}
+        return self._pipelines
+
+    # --- learning ------------------------------------------------------------------------
+    def learn(self, conn: Connection, pipeline: str, stage: str, engine: str, unit: str,
+              units: float, seconds: float, **timings: float | None) -> StageRate:
+        """Fold one finished stage run into its learned rate (in the caller's transaction)."""
+        prior_factor = self.ctx.settings.transcription_prior_factor
+        row = store.get_rate(conn, pipeline, stage, engine, for_update=True)
+        rate = StageRate.from_dict(row) if row else lookup({}, pipeline, stage, engine, unit,
+                                                           prior_factor)
+        new = update(rate, units, seconds, **timings)
+        store.put_rate(conn, pipeline, stage, engine, new.to_dict(), self.ctx.clock())
+        return new
+
+    def rates(self, conn: Connection) -> dict[RateKey, StageRate]:
+        return {RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
+                for r in store.all_rates(conn)}
+
+    # --- plans ---------------------------------------------------------------------------
+    def plan(self, conn: Connection, job: Job, artifacts: list[Artifact]) -> JobPlan:
+        pipeline = self.pipelines.get(job.pipeline or "")
+        if pipeline is None or not artifacts:
+            return JobPlan((self._outside_plan(job),))
+        plans = []
+        for a in artifacts:
+            facts = self._facts(conn, a)
+            stages = []
+            for st in pipeline.stages:
+                seen = a.stage_units.get(st.name, {})
+                total = seen.get("total")
+                if total is None:
+                    total = float(facts.get(UNIT_FACT.get(st.unit, ""), 0) or 0) or 1.0
+                stages.append(StagePlan(
+                    name=st.name, unit=st.unit, units_total=float(total),
+                    units_done=float(seen.get("done") or 0.0),
+                    finished=bool(seen.get("finished")) or a.status is JobStatus.COMPLETED,
+                    started_at=_parse_time(seen.get("started_at")),
+                    progress_at=_parse_time(seen.get("progress_at")),
+                    seconds=a.processing_stages.get(st.name),
+                ))
+            ended = a.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+            plans.append(ArtifactPlan(pipeline=pipeline.name, stages=tuple(stages),
+                                      engine=str(a.stage_units.get("_engine", "")), ended=ended))
+        return JobPlan(tuple(plans))
+
+    def _facts(self, conn: Connection, a: Artifact) -> Mapping[str, Any]:
+        if a.file_id is None:
+            return {}
+        return files_store.get_file(conn, a.file_id) or {}
+
+    def _outside_plan(self, job: Job) -> ArtifactPlan:
+        """A job reported on from outside: one stage in its own unit, or in percent."""
+        if job.duration_total:
+            total, unit = job.duration_total, job.unit or "audio_seconds"
+            done = job.duration_processed or job.duration_total * job.progress / 100
+        else:
+            total, unit, done = 100.0, "percent", job.progress
+        started = job.started_at if job.status is not JobStatus.PENDING else None
+        return ArtifactPlan(
+            pipeline=job.pipeline or "outside",
+            stages=(StagePlan(name=job.current_stage or "Processing", unit=unit,
+                              units_total=total, units_done=done,
+                              finished=job.status is JobStatus.COMPLETED,
+                              started_at=started, progress_at=job.last_progress_at),),
+        )
+
+    # --- estimates -----------------------------------------------------------------------
+    def refresh(self, conn: Connection, job: Job, artifacts: list[Artifact] | None = None,
+                *, new_attempt: bool = False, shown_at: datetime | None = None) -> Job:
+        """The job with a fresh estimate and weighted progress (not yet saved).
+
+        ``shown_at``: when the stored estimate was computed (the job's previous write), from
+        which smoothing measures how far the shown finish may move."""
+        if job.status not in (JobStatus.PENDING, JobStatus.PROCESSING):
+            return job.evolve(estimated_completion=None, eta_low=None, eta_high=None)
+        now = self.ctx.clock()
+        if artifacts is None:
+            artifacts = jobs_store.job_artifacts(conn, job.job_id)
+        plan = self.plan(conn, job, artifacts)
+        queue = self._queue(conn, job, now) if job.status is JobStatus.PENDING else None
+        previous = None
+        if job.estimated_completion is not None and not new_attempt:
+            previous = Shown(job.estimated_completion, shown_at or job.updated_at)
+        est = estimate(plan, now=now, rates=self.rates(conn),
+                       estimator=self.ctx.settings.eta_estimator,
+                       prior_factor=self.ctx.settings.transcription_prior_factor,
+                       queue=queue, previous=previous)
+        changes: dict[str, Any] = {
+            "estimated_completion": est.estimated_completion,
+            "eta_low": now + timedelta(seconds=est.eta_low) if est.eta_low is not None else None,
+            "eta_high": now + timedelta(seconds=est.eta_high)
+            if est.eta_high is not None else None,
+        }
+        if job.status is JobStatus.PROCESSING and self.pipelines.get(job.pipeline or ""):
+            # Weighted progress for jobs we process; outside reporters state their own.
+            changes["progress"] = monotonic(None if new_attempt else job.progress, est.progress)
+        return job.evolve(**changes)
+
+    def _queue(self, conn: Connection, job: Job, now: datetime) -> QueueState | None:
+        if not job.claimable:
+            return None
+        position = jobs_store.queue_position(conn, job) or 1
+        since = now - timedelta(seconds=self.ctx.settings.lease_seconds * 2)
+        slots = store.live_slots(conn, since) or self.ctx.settings.worker_concurrency
+        running = jobs_store.running_jobs(conn)
+        work = sum(max(0.0, (j.estimated_completion - now).total_seconds())
+                   for j in running if j.estimated_completion is not None)
+        ahead = jobs_store.pending_ahead(conn, job, limit=QUEUE_LOOKAHEAD)
+        own = [self._own_seconds(conn, j, now) for j in ahead]
+        if own and position - 1 > len(own):
+            # Far down the queue: the jobs not looked at cost what the looked-at ones did.
+            own.append(sum(own) / len(own) * (position - 1 - len(own)))
+        return QueueState(position=position, work_ahead_seconds=work + sum(own), slots=slots,
+                          jobs_ahead=position - 1 + len(running))
+
+    def _own_seconds(self, conn: Connection, job: Job, now: datetime) -> float:
+        """Expected seconds of a queued job's own work, not counting its wait."""
+        plan = self.plan(conn, job, jobs_store.job_artifacts(conn, job.job_id))
+        est = estimate(plan, now=now, rates=self.rates(conn), estimator="learned",
+                       prior_factor=self.ctx.settings.transcription_prior_factor)
+        return est.eta_seconds or 0.0
