@@ -27,8 +27,8 @@ def _field_names(cls: type) -> frozenset[str]:
 
 class _Record:
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        names = _field_names(cls)
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        names = _field_names(cls)  # type: ignore[arg-type]
         return cls(**{k: v for k, v in row.items() if k in names})
 
     def evolve(self, **changes: Any) -> Self:

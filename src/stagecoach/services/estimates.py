@@ -94,7 +94,7 @@ class Estimates:
                                       engine=str(a.stage_units.get("_engine", "")), ended=ended))
         return JobPlan(tuple(plans))
 
-    def _facts(self, conn: Connection, a: Artifact) -> Mapping[str, Any]:
+    def _facts(self, conn: Connection, a: Artifact) -> Mapping[Any, Any]:
         if a.file_id is None:
             return {}
         return files_store.get_file(conn, a.file_id) or {}
