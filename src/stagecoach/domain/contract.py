@@ -6,7 +6,7 @@ depend on that time, the rest on the stored job alone.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stagecoach.domain.progress_text import eta_text, status_message
@@ -24,9 +24,10 @@ FAILED_MESSAGE = "Processing failed. Please try again."
 
 
 def iso(dt: datetime | None) -> str | None:
+    """UTC, milliseconds, with Z. (isoformat is several times faster than strftime.)"""
     if dt is None:
         return None
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def message_for(job: Job, artifacts: list[Artifact], queue_position: int | None) -> str:

@@ -141,7 +141,7 @@ class Tracking:
         )
 
     def status(self, viewer: User, job_id: str) -> dict[str, Any]:
-        with self.ctx.db.read() as conn:
+        with self.ctx.db.read_each() as conn:
             return self._document(conn, self._visible(conn, viewer, job_id))
 
     def get_job(self, viewer: User, job_id: str) -> Job:

@@ -50,7 +50,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        opts = conn.get_execution_options()
+        if opts.get("isolation_level") == "AUTOCOMMIT":
+            return
+        mode = "IMMEDIATE" if opts.get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -64,8 +67,17 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction: every statement sees the same snapshot."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def read_each(self) -> Iterator[Connection]:
+        """Reads without a transaction, each statement on its own: for the status poll,
+        where BEGIN and COMMIT would cost as much as the reads (two round trips on
+        PostgreSQL)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
