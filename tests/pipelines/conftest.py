@@ -21,9 +21,11 @@ class RecordingReporter:
         self.totals = [total]
         self.progress_calls: list[tuple[float, str | None]] = []
         self.abort_after = abort_after
+        self.total_at_call: list[float] = []
 
     def progress(self, units_done: float, message: str | None = None) -> None:
         self.progress_calls.append((units_done, message))
+        self.total_at_call.append(self.totals[-1])
 
     def set_total(self, units_total: float) -> None:
         self.totals.append(units_total)
@@ -36,9 +38,11 @@ class RecordingReporter:
         return [u for u, _ in self.progress_calls]
 
     def assert_complete(self) -> None:
-        """Progress was reported, never went backwards, and ended exactly at the total."""
+        """Progress was reported, never went backwards or past the total, and ended on it."""
         assert self.progress_calls, f"{self.stage}: no progress reported"
         assert self.units == sorted(self.units), f"{self.stage}: progress went backwards"
+        over = [(u, t) for u, t in zip(self.units, self.total_at_call, strict=True) if u > t]
+        assert not over, f"{self.stage}: progress beyond the total: {over}"
         assert self.units[-1] == pytest.approx(self.totals[-1]), (
             f"{self.stage}: ended at {self.units[-1]} of {self.totals[-1]}"
         )

@@ -33,9 +33,7 @@ def write_wav(samples: np.ndarray, out: Path) -> Path:
     return out
 
 
-def speech_wav(
-    sentences: list[str], out: Path, voice: str = "slt", pause: float = 0.8
-) -> Path:
+def speech_wav(sentences: list[str], out: Path, voice: str = "slt", pause: float = 0.8) -> Path:
     """One wav of the sentences spoken in turn, with a pause between them."""
     gap = np.zeros(int(pause * RATE), dtype="<i2")
     parts: list[np.ndarray] = [gap]

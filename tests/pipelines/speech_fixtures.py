@@ -10,8 +10,7 @@ SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
     "Our team met on Tuesday to review the budget for the next quarter.",
     "Please call Stella and ask her to bring these things with her from the store.",
-    "The coach recorded the training session and wants a written transcript by tomorrow "
-    "morning.",
+    "The coach recorded the training session and wants a written transcript by tomorrow morning.",
     "We should start the meeting at nine and finish before lunch.",
 ]
 

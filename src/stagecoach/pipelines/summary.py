@@ -8,6 +8,7 @@ from stagecoach.pipelines.text import content_words, words
 
 MIN_WORDS, MAX_WORDS = 5, 60  # shorter ones are headings or fragments, longer ones run-ons
 LEAD_BONUS = 1.15  # openings tend to state what a document is about
+MIN_SHARE_OF_BEST = 0.3  # a short document's summary is not padded with asides
 
 
 def summary_length(sentence_count: int) -> int:
@@ -32,7 +33,9 @@ def summarize(sentences: list[str], n: int | None = None) -> list[str]:
         seen.add(key)
         score = sum(freq[w] / top for w in ts) / len(ts) ** 0.5
         scored.append((score * (LEAD_BONUS if i < 3 else 1.0), i))
-    chosen = sorted(i for _, i in sorted(scored, reverse=True)[:n])
+    best = max((score for score, _ in scored), default=0.0)
+    ranked = sorted(scored, reverse=True)[:n]
+    chosen = sorted(i for score, i in ranked if score >= MIN_SHARE_OF_BEST * best)
     if not chosen:  # nothing sentence-like: fall back to the opening
         return sentences[:n]
     return [sentences[i] for i in chosen]

@@ -1,0 +1,99 @@
+"""Which pipelines exist, and plugins registered through the ``stagecoach.pipelines`` group."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from stagecoach.pipelines.base import Pipeline
+from stagecoach.pipelines.registry import (
+    builtin_pipelines,
+    load_pipelines,
+    pipeline_for_file_type,
+)
+
+
+def test_builtin_pipelines_and_their_stages():
+    pipelines = builtin_pipelines()
+    assert {name: p.stage_names for name, p in pipelines.items()} == {
+        "audio": ["Decoding", "Transcribing", "Analyzing"],
+        "document": ["Extracting", "Summarizing"],
+        "dataset": ["Parsing", "Profiling", "Charting", "Narrating"],
+        "checksum": ["Verifying"],
+    }
+    assert pipelines["audio"].stage("Transcribing").unit == "audio_seconds"
+    assert pipelines["document"].stage("Extracting").unit == "pages"
+    assert pipelines["dataset"].stage("Profiling").unit == "rows"
+    assert pipelines["checksum"].stage("Verifying").unit == "bytes"
+
+
+@pytest.mark.parametrize(
+    ("file_type", "pipeline"),
+    [
+        ("audio", "audio"),
+        ("video", "audio"),
+        ("document", "document"),
+        ("dataset", "dataset"),
+        ("other", "checksum"),
+        ("something-new", "checksum"),
+    ],
+)
+def test_pipeline_for_file_type(file_type, pipeline):
+    assert pipeline_for_file_type(file_type) == pipeline
+
+
+def test_audio_engine_is_named_for_estimates(tmp_path):
+    engine = builtin_pipelines()["audio"].engine
+    assert engine is not None
+    assert engine({}) == "pocketsphinx"
+    # auto without faster-whisper installed stays on pocketsphinx even with a model dir.
+    if importlib.util.find_spec("faster_whisper") is None:
+        assert engine({"engine": "auto", "whisper_model_dir": str(tmp_path)}) == "pocketsphinx"
+
+
+@pytest.fixture
+def plugin_on_path(tmp_path, monkeypatch):
+    """An installed distribution with two entry points: one good pipeline, one broken."""
+    (tmp_path / "stagecoach_wordcount.py").write_text(
+        textwrap.dedent(
+            """
+            from stagecoach.pipelines.base import Pipeline, Stage
+
+            def count(art, reporter):
+                n = len(art.file_path.read_text().split())
+                (art.results_dir / "count.txt").write_text(str(n))
+                reporter.progress(1)
+
+            PIPELINE = Pipeline(
+                name="wordcount",
+                file_types=("document",),
+                stages=(Stage("Counting", "files", count, lambda art: 1.0),),
+            )
+            """
+        )
+    )
+    dist = tmp_path / "stagecoach_wordcount-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: stagecoach-wordcount\n")
+    (dist / "entry_points.txt").write_text(
+        "[stagecoach.pipelines]\n"
+        "wordcount = stagecoach_wordcount:PIPELINE\n"
+        "broken = stagecoach_wordcount:MISSING\n"
+        "audio = stagecoach_wordcount:PIPELINE\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("stagecoach_wordcount", None)
+
+
+def test_plugins_are_loaded_from_entry_points(plugin_on_path, caplog):
+    pipelines = load_pipelines()
+    assert set(pipelines) == {"audio", "document", "dataset", "checksum", "wordcount"}
+    assert isinstance(pipelines["wordcount"], Pipeline)
+    assert pipelines["wordcount"].stage_names == ["Counting"]
+    # The broken entry point is skipped with a log line, and cannot shadow a built-in.
+    assert "broken" in caplog.text
+    assert pipelines["audio"].stage_names[0] == "Decoding"
