@@ -41,6 +41,8 @@ from stagecoach.pipelines.progress import StageProgress
 ROWS_FILE = "rows.csv"  # headerless, UTF-8, one cell per column as text
 PARSED_FILE = "parsed.json"
 PROFILE_FILE = "profile.json"
+SAMPLE_FILE = "numeric_sample.npy"  # every k-th row of the numeric columns, for scatter plots
+SAMPLE_COLUMNS_FILE = "numeric_sample.json"
 CHUNK_ROWS = 20_000
 DUPLICATE_CHECK_ROWS = 2_000_000  # past this, remembering every row costs too much memory
 
@@ -90,6 +92,7 @@ def profile_dataset(art: ArtifactInput, reporter: Reporter) -> None:
     columns = [ColumnProfile(n) for n in names]
     correlations: Correlations | None = None
     numeric_index: list[int] = []
+    pair_sample: list[np.ndarray] = []
     seen_rows: set[int] = set()
     duplicates = done = 0
     for chunk in _chunks(art.work_dir / ROWS_FILE, len(names)):
@@ -103,6 +106,10 @@ def profile_dataset(art: ArtifactInput, reporter: Reporter) -> None:
             ][:MAX_CORRELATED_COLUMNS]
             correlations = Correlations([names[i] for i in numeric_index])
         correlations.add([numbers[i] for i in numeric_index])
+        if numeric_index:  # every k-th row of the numeric columns, for scatter plots
+            stride = max(1, meta["rows"] // SCATTER_POINTS)
+            first = (-done) % stride
+            pair_sample.append(np.column_stack([numbers[i] for i in numeric_index])[first::stride])
         if done < DUPLICATE_CHECK_ROWS:
             for row in chunk:
                 key = hash(tuple(row))
@@ -124,29 +131,21 @@ def profile_dataset(art: ArtifactInput, reporter: Reporter) -> None:
         "correlations": [c for c in (correlations.result() if correlations else [])][:10],
     }
     (art.results_dir / PROFILE_FILE).write_text(json.dumps(profile, indent=2) + "\n")
+    if pair_sample:
+        np.save(art.work_dir / SAMPLE_FILE, np.concatenate(pair_sample))
+        (art.work_dir / SAMPLE_COLUMNS_FILE).write_text(
+            json.dumps([names[i] for i in numeric_index])
+        )
     progress.finish("Profile complete")
 
 
-def _scatter_points(art: ArtifactInput, names: list[str], a: str, b: str) -> tuple[Any, Any]:
-    ia, ib = names.index(a), names.index(b)
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for chunk in _chunks(art.work_dir / ROWS_FILE, len(names)):
-        x = np.array([_float(r[ia]) for r in chunk])
-        y = np.array([_float(r[ib]) for r in chunk])
-        both = np.isfinite(x) & np.isfinite(y)
-        xs.append(x[both])
-        ys.append(y[both])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    step = max(1, x.size // SCATTER_POINTS)
-    return x[::step], y[::step]
-
-
-def _float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return float("nan")
+def _scatter_points(art: ArtifactInput, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two columns' values in the rows Profiling kept aside, where both are numbers."""
+    names = json.loads((art.work_dir / SAMPLE_COLUMNS_FILE).read_text())
+    sample = np.load(art.work_dir / SAMPLE_FILE)
+    x, y = sample[:, names.index(a)], sample[:, names.index(b)]
+    both = np.isfinite(x) & np.isfinite(y)
+    return x[both], y[both]
 
 
 def chart_dataset(art: ArtifactInput, reporter: Reporter) -> None:
@@ -155,7 +154,6 @@ def chart_dataset(art: ArtifactInput, reporter: Reporter) -> None:
     charts = choose_charts(profile)
     progress = StageProgress(reporter, len(charts), "Drawing charts...")
     by_name = {c["name"]: c for c in profile["column_profiles"]}
-    names = [c["name"] for c in profile["column_profiles"]]
     for done, chart in enumerate(charts, 1):
         path = art.results_dir / chart["file"]
         if chart["kind"] == "histogram":
@@ -163,7 +161,7 @@ def chart_dataset(art: ArtifactInput, reporter: Reporter) -> None:
         elif chart["kind"] == "bar":
             draw_bar(by_name[chart["columns"][0]], path)
         else:
-            xs, ys = _scatter_points(art, names, *chart["columns"])
+            xs, ys = _scatter_points(art, *chart["columns"])
             draw_scatter(chart, xs, ys, path)
         progress.update(done)
     (art.work_dir / "charts.json").write_text(json.dumps(charts) + "\n")

@@ -93,7 +93,7 @@ def draw_bar(col: dict[str, Any], path: Path) -> None:
     fig.savefig(path)
 
 
-def draw_scatter(chart: dict[str, Any], xs: list[float], ys: list[float], path: Path) -> None:
+def draw_scatter(chart: dict[str, Any], xs: Any, ys: Any, path: Path) -> None:
     fig, ax = _figure()
     ax.scatter(xs, ys, s=6, alpha=0.4, color="#8172b2")
     a, b = chart["columns"]
