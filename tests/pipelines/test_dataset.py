@@ -72,6 +72,9 @@ def test_every_format_gives_the_same_profile(name, tmp_path, run_stages):
 
     charts = [n for n in run.result_names if n.startswith("chart_")]
     assert 2 <= len(charts) <= 4
+    assert any(
+        "_scatter_unit_price_revenue" in c or "_scatter_quantity_revenue" in c for c in charts
+    )
     for chart in charts:
         assert (run.artifact.results_dir / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     story = run.result("story.md")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,23 @@ def test_plugins_are_loaded_from_entry_points(plugin_on_path, caplog):
     # The broken entry point is skipped with a log line, and cannot shadow a built-in.
     assert "broken" in caplog.text
     assert pipelines["audio"].stage_names[0] == "Decoding"
+
+
+def test_the_plugin_example_in_the_docs_runs(tmp_path, monkeypatch, run_stages):
+    """docs/pipelines.md shows a complete third-party pipeline: it must keep working."""
+    docs = (Path(__file__).parents[2] / "docs" / "pipelines.md").read_text()
+    code = docs.split("# stagecoach_wordfreq.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "stagecoach_wordfreq.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        plugin = importlib.import_module("stagecoach_wordfreq").PIPELINE
+    finally:
+        sys.modules.pop("stagecoach_wordfreq", None)
+    text = tmp_path / "words.txt"
+    text.write_text("the cat and the hat\n" * 50)
+
+    run = run_stages(plugin, text)
+
+    for reporter in run.reporters.values():
+        reporter.assert_complete()
+    assert run.result("top_words.tsv").splitlines()[0] == "the\t100"
