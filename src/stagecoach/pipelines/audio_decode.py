@@ -70,6 +70,18 @@ def _declared_seconds(container: Any, stream: Any) -> float | None:
     return None
 
 
+def _declared_is_estimate(container: Any, path: Path) -> bool:
+    """True when FFmpeg guessed the length from the bitrate: an mp3 without a VBR header.
+
+    Such a guess is wrong for variable-bitrate files, so it cannot reveal truncation.
+    """
+    if container.format.name != "mp3":
+        return False
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024)
+    return not any(tag in head for tag in (b"Xing", b"Info", b"VBRI"))
+
+
 def probe_duration(path: Path) -> float | None:
     """Seconds of audio the file declares, from its header; None when unknown or unreadable."""
     try:
@@ -89,6 +101,9 @@ def decode_audio(art: ArtifactInput, reporter: Reporter) -> None:
         stream = container.streams.audio[0]
         source = {"codec": stream.codec_context.name, "container": container.format.name}
         declared = _declared_seconds(container, stream)
+        trust_declared = declared is not None and not _declared_is_estimate(
+            container, art.file_path
+        )
         progress = StageProgress(
             reporter, art.media.get("duration_seconds") or declared or 0.0, "Decoding audio..."
         )
@@ -126,7 +141,12 @@ def decode_audio(art: ArtifactInput, reporter: Reporter) -> None:
             "The file's audio track is empty.",
             hint="Upload a recording that contains sound.",
         )
-    if declared and declared - seconds > 1.0 and seconds < MIN_DECLARED_SHARE * declared:
+    if (
+        trust_declared
+        and declared
+        and declared - seconds > 1.0
+        and seconds < MIN_DECLARED_SHARE * declared
+    ):
         raise truncated(seconds, declared)
     meta = {
         "duration_seconds": round(seconds, 3),
