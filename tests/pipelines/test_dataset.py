@@ -112,6 +112,24 @@ def test_estimated_total_grows_when_short(tmp_path, make_artifact):
     assert reporter.totals[-1] == 3000
 
 
+def test_duplicates_constants_and_gaps_are_told(tmp_path, run_stages):
+    path = tmp_path / "survey.csv"
+    lines = ["name,score,country,comment"]
+    lines += [f"p{i},{i % 7},NL,{'' if i % 4 else 'ok'}" for i in range(40)]
+    lines += ["p1,1,NL,", "p2,2,NL,"]  # exact copies of earlier rows
+    path.write_text("\n".join(lines) + "\n")
+
+    run = run_stages(DATASET, path)
+
+    profile = json.loads(run.result("profile.json"))
+    assert profile["duplicate_rows"] == 2
+    assert column(profile, "comment")["missing"] == 32
+    story = run.result("story.md")
+    assert "2 rows are exact copies of an earlier row." in story
+    assert "**country** has the same value in every row." in story
+    assert "**comment** is missing in 76.19 % of rows." in story
+
+
 @pytest.mark.slow
 def test_a_hundred_thousand_rows_go_through_every_stage(tmp_path, run_stages):
     rows = sales_rows(100_000)
