@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.pipelines.registry import (
     builtin_pipelines,
     load_pipelines,
     pipeline_for_file_type,
 )
+from stagecoach.pipelines.speech import make_engine
 
 
 def test_builtin_pipelines_and_their_stages():
@@ -119,3 +121,19 @@ def test_the_plugin_example_in_the_docs_runs(tmp_path, monkeypatch, run_stages):
     for reporter in run.reporters.values():
         reporter.assert_complete()
     assert run.result("top_words.tsv").splitlines()[0] == "the\t100"
+
+
+def test_whisper_without_its_package_or_model_is_a_dependency_error(tmp_path):
+    # Without faster-whisper: "not installed"; with it but no model.bin: "model missing".
+    with pytest.raises(StageError) as caught:
+        make_engine({"engine": "whisper", "whisper_model_dir": str(tmp_path)})
+    error = caught.value.error
+    assert error.category == ErrorCategory.DEPENDENCY and error.retryable is False
+    assert error.code in ("whisper_not_installed", "whisper_model_missing")
+    assert "STAGECOACH_" in error.hint
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(StageError) as caught:
+        make_engine({"engine": "shouty"})
+    assert caught.value.error.code == "unknown_engine"
