@@ -132,6 +132,16 @@ def test_silence_gives_an_empty_transcript_not_an_error(tmp_path, run_stages):
     assert analysis["word_count"] == 0 and analysis["silence_seconds"] == 3.0
 
 
+def test_recording_that_stops_mid_word_is_transcribed(short_speech, tmp_path, run_stages):
+    from tests.pipelines.media import write_wav
+
+    # Cut in the middle of speech, on a whole number of 30 ms VAD frames (480 samples).
+    samples = read_wav(short_speech)
+    cut = write_wav(samples[: len(samples) // 2 // 480 * 480], tmp_path / "cut.wav")
+    run = run_stages(AUDIO, cut)
+    assert "quick" in run.result("transcript.txt")
+
+
 def test_cancelling_stops_transcribing(short_speech, make_artifact):
     art = make_artifact(short_speech)
     decode_audio(art, RecordingReporter("Decoding"))

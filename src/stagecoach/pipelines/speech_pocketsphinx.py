@@ -77,7 +77,8 @@ class PocketsphinxEngine:
                 consumed += len(block)
                 progress.update(consumed / (2 * SAMPLE_RATE))
         if ep.in_speech and utt_start is not None:
-            speech = ep.end_stream(tail)
+            # end_stream() refuses an empty buffer: give it one silent sample instead.
+            speech = ep.end_stream(tail or bytes(2))
             if speech:
                 dec.process_raw(speech, False, False)
             if seg := self._segment(utt_start):
