@@ -162,13 +162,24 @@ def assert_permanent_input_error(caught: pytest.ExceptionInfo[StageError], code:
     assert error.message and error.hint
 
 
-def test_truncated_mp3_is_a_permanent_error(speech, tmp_path, make_artifact):
-    mp3 = encoded(speech, "mp3")
-    cut = tmp_path / "cut.mp3"
-    cut.write_bytes(mp3.read_bytes()[: mp3.stat().st_size // 2])
+@pytest.mark.parametrize("fmt", ["mp3", "wav", "flac", "webm"])
+def test_truncated_file_is_a_permanent_error(fmt, speech, tmp_path, make_artifact):
+    whole = speech if fmt == "wav" else encoded(speech, fmt)
+    cut = tmp_path / f"cut.{fmt}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     with pytest.raises(StageError) as caught:
         decode_audio(make_artifact(cut), RecordingReporter())
     assert_permanent_input_error(caught, "audio_truncated")
+    assert "incomplete" in caught.value.error.message
+
+
+def test_mp4_cut_before_its_index_is_a_permanent_error(short_speech, tmp_path, make_artifact):
+    whole = encoded(short_speech, "mp4")  # PyAV writes the index (moov) at the end
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(StageError) as caught:
+        decode_audio(make_artifact(cut), RecordingReporter())
+    assert_permanent_input_error(caught, "audio_unreadable")
     assert "incomplete" in caught.value.error.message
 
 

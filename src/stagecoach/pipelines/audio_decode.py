@@ -7,6 +7,7 @@ so memory stays flat whatever the length; the PCM lands in ``work_dir`` for Tran
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise unreadable("it is not a recognisable media file") from exc
+        raise unreadable("it is not a recognisable media file, or it is incomplete") from exc
 
 
 def _declared_seconds(container: Any, stream: Any) -> float | None:
@@ -67,6 +68,24 @@ def _declared_seconds(container: Any, stream: Any) -> float | None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / 1_000_000
+    return None
+
+
+def _wav_header_seconds(path: Path) -> float | None:
+    """Length a WAV header promises. FFmpeg clamps it to the file's size, hiding truncation."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        if chunk == b"fmt ":
+            byte_rate = struct.unpack("<I", head[pos + 16 : pos + 20])[0]
+        elif chunk == b"data":
+            # 0 and 0xFFFFFFFF mark a stream written without knowing its length.
+            return size / byte_rate if byte_rate and 0 < size < 0xFFFFFFFF else None
+        pos += 8 + size + (size & 1)
     return None
 
 
@@ -101,6 +120,8 @@ def decode_audio(art: ArtifactInput, reporter: Reporter) -> None:
         stream = container.streams.audio[0]
         source = {"codec": stream.codec_context.name, "container": container.format.name}
         declared = _declared_seconds(container, stream)
+        if container.format.name == "wav":
+            declared = _wav_header_seconds(art.file_path) or declared
         trust_declared = declared is not None and not _declared_is_estimate(
             container, art.file_path
         )
@@ -118,17 +139,21 @@ def decode_audio(art: ArtifactInput, reporter: Reporter) -> None:
                     out.write(frame.to_ndarray().tobytes())
                     samples += frame.samples
 
-            for packet in container.demux(stream):
-                packets += 1
-                try:
-                    decoded = packet.decode()
-                except av.FFmpegError:
-                    bad += 1
-                    continue
-                for frame in decoded:
-                    write(resampler.resample(frame))
-                progress.update(samples / SAMPLE_RATE)
-            write(resampler.resample(None))
+            try:
+                for packet in container.demux(stream):
+                    packets += 1
+                    try:
+                        decoded = packet.decode()
+                    except av.FFmpegError:
+                        bad += 1
+                        continue
+                    for frame in decoded:
+                        write(resampler.resample(frame))
+                    progress.update(samples / SAMPLE_RATE)
+                write(resampler.resample(None))
+            except av.FFmpegError as exc:  # the container itself, not one packet, is broken
+                at = samples / SAMPLE_RATE
+                raise unreadable(f"it is damaged {at:.0f} s into the recording ({exc})") from exc
 
     seconds = samples / SAMPLE_RATE
     if bad >= MIN_BAD_PACKETS_TO_FAIL and bad > MAX_BAD_PACKET_SHARE * packets:
