@@ -154,6 +154,8 @@ def test_a_hundred_thousand_rows_go_through_every_stage(tmp_path, run_stages):
         ("header_only.csv", b"a,b,c\n", "dataset_empty"),
         ("empty.json", b"[]", "dataset_empty"),
         ("random.csv", bytes(range(256)) * 50, "dataset_unreadable"),
+        ("random_no_nul.csv", bytes(range(1, 256)) * 50, "dataset_unreadable"),
+        ("random_no_nul.json", bytes(range(1, 256)) * 50, "dataset_unreadable"),
         ("random.xlsx", bytes(range(256)) * 50, "dataset_unreadable"),
         ("random.json", bytes(range(256)) * 50, "dataset_unreadable"),
         ("broken.json", b'[{"a": 1}, {"a": 2', "dataset_unreadable"),

@@ -136,7 +136,8 @@ def test_random_bytes_named_docx_is_a_permanent_error(tmp_path, make_artifact):
     assert extract_error(make_artifact(path)).error.code == "docx_corrupt"
 
 
-def test_binary_data_named_txt_is_a_permanent_error(tmp_path, make_artifact):
+@pytest.mark.parametrize("content", [bytes(range(256)) * 100, bytes(range(1, 256)) * 100])
+def test_binary_data_named_txt_is_a_permanent_error(content, tmp_path, make_artifact):
     path = tmp_path / "notes.txt"
-    path.write_bytes(bytes(range(256)) * 100)
+    path.write_bytes(content)
     assert extract_error(make_artifact(path)).error.code == "not_text"

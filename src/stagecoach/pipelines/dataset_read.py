@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
+from stagecoach.pipelines.text import looks_binary
 
 SAMPLE_BYTES = 64 * 1024
 JSON_CHUNK_CHARS = 1 << 20
@@ -92,7 +93,7 @@ class DelimitedReader(TableReader):
             sample = f.read(SAMPLE_BYTES)
         if not sample.strip():
             raise empty("it contains no data")
-        if b"\x00" in sample:
+        if looks_binary(sample):
             raise unreadable("it is binary data, not text")
         try:
             sample.decode("utf-8-sig")
@@ -168,7 +169,7 @@ class JsonReader(TableReader):
         decoder = json.JSONDecoder()
         with open(self.path, encoding="utf-8-sig", errors="replace") as f:
             buf, pos, eof = f.read(JSON_CHUNK_CHARS), 0, False
-            if "\x00" in buf:
+            if looks_binary(buf[:8192].encode("utf-8", "replace")):
                 raise unreadable("it is binary data, not JSON")
             stripped = buf.lstrip()
             if not stripped:

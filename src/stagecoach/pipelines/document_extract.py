@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
+from stagecoach.pipelines.text import looks_binary
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages, so progress has one unit
 FORMATS_BY_EXTENSION = {
@@ -131,9 +132,7 @@ def docx_page_estimate(path: Path) -> int | None:
 
 
 def decode_text(data: bytes) -> str:
-    sample = data[:8192]
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
-    if b"\x00" in sample or controls > len(sample) * 0.05:
+    if looks_binary(data[:8192]):
         raise StageError(
             "not_text",
             "The file is not text: it looks like binary data.",

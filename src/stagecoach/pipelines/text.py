@@ -26,6 +26,12 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+def looks_binary(sample: bytes) -> bool:
+    """True for data that is not text: NUL bytes, or many control characters."""
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return b"\x00" in sample or controls > len(sample) * 0.05
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words of ``text`` (letters, inner apostrophes and hyphens)."""
     return [w.lower() for w in WORD_RE.findall(text)]
