@@ -125,7 +125,7 @@ def profile_dataset(art: ArtifactInput, reporter: Reporter) -> None:
         "duplicate_rows": duplicates,
         "duplicates_checked_rows": min(done, DUPLICATE_CHECK_ROWS),
         "column_profiles": [c.to_dict() for c in columns],
-        "correlations": [c for c in (correlations.result() if correlations else [])][:10],
+        "correlations": (correlations.result() if correlations else [])[:10],
     }
     (art.results_dir / PROFILE_FILE).write_text(json.dumps(profile, indent=2) + "\n")
     if pair_sample:
