@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from stagecoach.domain.contract import iso, status_document
+from stagecoach.domain.contract import PipelineWords, iso, status_document
 from stagecoach.domain.errors import ErrorCategory, JobError
 from stagecoach.domain.records import Job
 from stagecoach.domain.status import JobStatus
 
 T0 = datetime(2026, 1, 9, 10, 0, tzinfo=UTC)
+AUDIO = PipelineWords("audio", "Transcription complete!")
 
 
 def job(**kw) -> Job:
@@ -25,7 +26,7 @@ def test_iso_is_utc_with_z():
 
 def test_eta_seconds_and_text_follow_the_clock():
     j = job(progress=12.5, estimated_completion=T0 + timedelta(hours=4))
-    doc = status_document(j, [], T0 + timedelta(minutes=30), stall_after=1e9)
+    doc = status_document(j, [], T0 + timedelta(minutes=30), stall_after=1e9, words=AUDIO)
     assert doc["eta_seconds"] == 3.5 * 3600
     assert doc["eta_text"] == "~3.5 hours left"
     assert doc["message"] == "Processing audio..."
@@ -52,7 +53,7 @@ def test_failed_message_names_cause_and_completed_has_duration():
                          stall_after=1)
     assert f2["message"] == "Processing failed. Please try again. Engine timed out."
     done = job(status=JobStatus.COMPLETED, finished_at=T0 + timedelta(seconds=90), progress=100)
-    d = status_document(done, [], T0, stall_after=1)
+    d = status_document(done, [], T0, stall_after=1, words=AUDIO)
     assert d["message"] == "Transcription complete!" and d["processing_duration"] == 90
     assert d["eta_seconds"] is None and "results" in d["links"]
 

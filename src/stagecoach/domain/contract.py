@@ -6,6 +6,7 @@ depend on that time, the rest on the stored job alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,13 +14,6 @@ from stagecoach.domain.progress_text import eta_text, status_message
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 
-COMPLETE_MESSAGES = {
-    "audio": "Transcription complete!",
-    "document": "Document processing complete!",
-    "dataset": "Analysis complete!",
-    "checksum": "Verification complete!",
-}
-PIPELINE_FILE_TYPE = {"audio": "audio", "document": "document", "dataset": "dataset"}
 FAILED_MESSAGE = "Processing failed. Please try again."
 
 
@@ -30,16 +24,24 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def message_for(job: Job, artifacts: list[Artifact], queue_position: int | None) -> str:
+@dataclass(frozen=True)
+class PipelineWords:
+    """What a pipeline says of itself: its file type and its words when done."""
+
+    file_type: str | None = None
+    complete_message: str | None = None
+
+
+def message_for(
+    job: Job, artifacts: list[Artifact], queue_position: int | None, words: PipelineWords
+) -> str:
     err = job.job_error
-    file_type = artifacts[0].file_type if artifacts else None
-    if job.pipeline == "checksum" or (file_type is None and job.pipeline in PIPELINE_FILE_TYPE):
-        file_type = PIPELINE_FILE_TYPE.get(job.pipeline or "")
+    file_type = artifacts[0].file_type if artifacts else words.file_type
     return status_message(
         job.status,
         file_type=file_type,
         progress=job.progress,
-        complete_message=COMPLETE_MESSAGES.get(job.pipeline or ""),
+        complete_message=words.complete_message,
         error_message=err.message if err and err.message != FAILED_MESSAGE else None,
         retryable=err.retryable if err else True,
         queue_position=queue_position,
@@ -71,6 +73,7 @@ def status_document(
     *,
     stall_after: float,
     queue_position: int | None = None,
+    words: PipelineWords = PipelineWords(),
     base_url: str = "/api/v1",
 ) -> dict[str, Any]:
     eta_seconds: float | None = None
@@ -101,7 +104,7 @@ def status_document(
         "current_stage": job.current_stage,
         "stages": job.stages,
         "progress": round(job.progress, 1),
-        "message": job.message or message_for(job, artifacts, queue_position),
+        "message": job.message or message_for(job, artifacts, queue_position, words),
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "updated_at": iso(job.updated_at),

@@ -18,6 +18,7 @@ from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, monoton
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
+from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
@@ -36,20 +37,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 class Estimates:
-    def __init__(self, ctx: ServiceContext, pipelines: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, pipelines: Mapping[str, Pipeline]) -> None:
         self.ctx = ctx
-        self._pipelines = pipelines
-
-    @property
-    def pipelines(self) -> Mapping[str, Any]:
-        if self._pipelines is None:
-            try:
-                from stagecoach.pipelines.registry import load_pipelines
-
-                self._pipelines = load_pipelines()
-            except ImportError:
-                self._pipelines = {}
-        return self._pipelines
+        self.pipelines = pipelines
 
     # --- learning ------------------------------------------------------------------------
     def learn(self, conn: Connection, pipeline: str, stage: str, engine: str, unit: str,

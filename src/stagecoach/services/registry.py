@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from stagecoach.pipelines.base import Pipeline
+from stagecoach.pipelines.registry import load_pipelines
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
@@ -20,8 +22,12 @@ class Services:
         return Accounts(self.ctx)
 
     @cached_property
+    def pipelines(self) -> dict[str, Pipeline]:
+        return load_pipelines()
+
+    @cached_property
     def estimates(self) -> Estimates:
-        return Estimates(self.ctx)
+        return Estimates(self.ctx, self.pipelines)
 
     @cached_property
     def tracking(self) -> Tracking:

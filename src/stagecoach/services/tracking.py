@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.contract import status_document
+from stagecoach.domain.contract import PipelineWords, status_document
 from stagecoach.domain.errors import JobError
 from stagecoach.domain.job_update import Outcome, Report, apply_report
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
@@ -137,8 +137,14 @@ class Tracking:
         pos = store.queue_position(conn, job) if job.claimable else None
         return status_document(
             job, arts, self.ctx.clock(), stall_after=self.ctx.settings.stall_after,
-            queue_position=pos,
+            queue_position=pos, words=self.words(job.pipeline),
         )
+
+    def words(self, pipeline: str | None) -> PipelineWords:
+        p = self.estimates.pipelines.get(pipeline or "")
+        if p is None:
+            return PipelineWords()
+        return PipelineWords(p.file_types[0] if p.file_types else None, p.complete_message)
 
     def status(self, viewer: User, job_id: str) -> dict[str, Any]:
         with self.ctx.db.read_each() as conn:
@@ -164,7 +170,8 @@ class Tracking:
             arts = store.artifacts_for_jobs(conn, [j.job_id for j in jobs])
             now = self.ctx.clock()
             docs = [
-                status_document(j, arts[j.job_id], now, stall_after=self.ctx.settings.stall_after)
+                status_document(j, arts[j.job_id], now, stall_after=self.ctx.settings.stall_after,
+                                words=self.words(j.pipeline))
                 for j in jobs
             ]
         return docs, total
