@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from stagecoach.events.broker import EventBroker
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.tracking import Tracking
@@ -25,3 +26,7 @@ class Services:
     @cached_property
     def storage(self) -> LocalStorage:
         return LocalStorage(self.ctx.settings.files_dir)
+
+    @cached_property
+    def events(self) -> EventBroker:
+        return EventBroker(self.ctx)
