@@ -17,12 +17,12 @@ STATUS_LABELS = {
     "expired": "Expired",
 }
 STATUS_ICONS = {
-    "pending": "\u23f3",  # hourglass
+    "pending": "\u25cb",  # white circle
     "processing": "\u21bb",  # clockwise arrow
     "completed": "\u2713",  # check mark
     "failed": "\u2715",  # cross
     "cancelled": "\u2298",  # circled slash
-    "expired": "\u231b",
+    "expired": "\u2013",
 }
 ACTIVE = frozenset({"pending", "processing"})
 

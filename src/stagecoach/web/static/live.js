@@ -7,8 +7,8 @@
   var pollMs = (parseFloat(document.body.dataset.pollInterval) || 5) * 1000;
   var LABELS = { pending: "Waiting", processing: "Processing", completed: "Completed",
     failed: "Failed", cancelled: "Cancelled", expired: "Expired" };
-  var ICONS = { pending: "\u23f3", processing: "\u21bb", completed: "\u2713", failed: "\u2715",
-    cancelled: "\u2298", expired: "\u231b" };
+  var ICONS = { pending: "\u25cb", processing: "\u21bb", completed: "\u2713", failed: "\u2715",
+    cancelled: "\u2298", expired: "\u2013" };
   var ACTIVE = { pending: true, processing: true };
 
   function when(iso) { return iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : ""; }
