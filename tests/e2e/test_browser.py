@@ -25,6 +25,10 @@ def _job(base: str, h: dict[str, str], **body: object) -> str:
     return str(r.json()["job_id"])
 
 
+def _overall(page) -> float:
+    return float(page.get_attribute("#job-panel .overview [role=progressbar]", "aria-valuenow"))
+
+
 def _bar_reaches(page, value: int, selector: str = "#job-panel .overview [role=progressbar]"):
     page.wait_for_function(
         "([sel, v]) => { const b = document.querySelector(sel);"
@@ -65,7 +69,7 @@ def test_progress_moves_live_survives_refresh_and_completes(live_server, new_pag
     screenshot(page, "job-page-processing")
 
     page.reload()  # a refreshed page shows the same progress at once, server-rendered
-    assert float(page.get_attribute("#job-panel .overview [role=progressbar]", "aria-valuenow")) == 40
+    assert _overall(page) == 40
     assert page.text_content("#job-panel .overview [data-field=percent]") == "40%"
 
     _patch(base, h, other_job, status="processing", current_stage="Transcribing", progress=15)
@@ -117,7 +121,7 @@ def test_failed_job_shows_cause_and_retry_works(live_server, new_page, user_fact
         "hint": "Retry in a few minutes; your file is fine."})
     page.wait_for_selector(".failure:has-text('The speech engine stopped responding.')")
     assert "Retry in a few minutes" in page.text_content(".failure")
-    assert float(page.get_attribute("#job-panel .overview [role=progressbar]", "aria-valuenow")) == 35
+    assert _overall(page) == 35
     assert page.locator(".failure a:has-text('Upload new file')").count() == 1
     assert page.locator(".failure a[href='/help#failed']").count() == 1
     screenshot(page, "job-page-failed")

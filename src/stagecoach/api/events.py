@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from stagecoach.api.deps import CurrentUser, ServicesDep
 from stagecoach.domain.records import User
-from stagecoach.events.broker import EventBroker, Event
+from stagecoach.events.broker import Event, EventBroker
 from stagecoach.events.shutdown import end_streams_on_exit
 
 router = APIRouter(prefix="/api/v1", tags=["events"])

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event as sa_event
+
 from stagecoach.domain.contract import status_document
 from stagecoach.domain.records import User
 from stagecoach.services.context import ServiceContext
@@ -80,6 +82,7 @@ class EventBroker:
         self._sent: set[int] = set()
         self._marks: deque[tuple[float, int]] = deque()
         self._closing = False
+        self._commit_hook = False
 
     # --- subscribers ---------------------------------------------------------------------
     async def subscribe(self, viewer: User, job_id: str | None = None) -> Subscription:
@@ -149,6 +152,7 @@ class EventBroker:
             self._started = asyncio.Event()
             self._closing = False
             self._task = asyncio.create_task(self._run(), name="stagecoach-event-reader")
+            self._watch_local_commits()
         assert self._started is not None
         await self._started.wait()
 
@@ -175,6 +179,30 @@ class EventBroker:
                 await asyncio.sleep(interval)
                 continue
             self._publish(events)
+
+    def _watch_local_commits(self) -> None:
+        """A write committed by this very process wakes the reader at once; other
+        processes' writes are found by the poll (SQLite) or NOTIFY (PostgreSQL)."""
+        if self._commit_hook:
+            return
+        loop = self._loop
+
+        # The "commit" event fires before the commit lands, so it only marks the connection;
+        # the wake-up comes when the connection goes back to the pool, committed.
+        def on_commit(conn: Any) -> None:
+            if conn.get_execution_options().get("write"):
+                conn.info["stagecoach_wrote"] = True
+
+        def on_checkin(_dbapi_conn: Any, record: Any) -> None:
+            if record is None or not record.info.pop("stagecoach_wrote", False):
+                return
+            wake = self._wake
+            if wake is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)
+
+        sa_event.listen(self.ctx.db.engine, "commit", on_commit)
+        sa_event.listen(self.ctx.db.engine.pool, "checkin", on_checkin)
+        self._commit_hook = True
 
     def _last_id(self) -> int:
         with self.ctx.db.read() as conn:
