@@ -100,3 +100,16 @@ def test_changes_made_by_another_process_reach_the_stream(live_server, user_fact
         services.tracking.report(user, job_id, Report(status=JobStatus.PROCESSING, progress=33))
         got = sse_events(lines, 1)[0]
         assert got["data"]["progress"] == 33
+
+
+def test_idle_streams_get_heartbeat_comments(live_server, user_factory, monkeypatch):
+    from stagecoach.api import events
+
+    monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.2)
+    base = live_server.url
+    h = api_token(base, user_factory("analyst").username)
+    with httpx.Client(timeout=10) as c, c.stream("GET", f"{base}/api/v1/events", headers=h) as r:
+        for line in r.iter_lines():
+            if line.startswith(":"):
+                assert line == ": keepalive"
+                break

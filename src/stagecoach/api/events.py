@@ -38,8 +38,9 @@ def _parse_last_id(header: str | None, query: int | None) -> int | None:
 
 async def event_stream(
     broker: EventBroker, viewer: User, *, job_id: str | None, last_event_id: int | None,
-    heartbeat: float = HEARTBEAT_SECONDS,
+    heartbeat: float | None = None,
 ) -> AsyncIterator[bytes]:
+    heartbeat = heartbeat or HEARTBEAT_SECONDS
     end_streams_on_exit(broker)
     sub = await broker.subscribe(viewer, job_id)
     try:

@@ -17,8 +17,14 @@ _installed = False
 
 
 def end_streams_on_exit(broker: EventBroker) -> None:
-    global _installed
+    """End this broker's streams when the server is asked to stop."""
     _brokers.add(broker)
+
+
+def install_exit_hook() -> None:
+    """Wrap uvicorn's exit handler; must run before the server starts (it binds the handler
+    to the signals then), so the app factory calls it."""
+    global _installed
     if _installed:
         return
     try:

@@ -60,11 +60,11 @@ def stage_seconds(entries: list[HistoryEntry], doc: dict[str, Any]) -> dict[str,
             current = None
         if current is None and e.status == "processing" and e.stage:
             current = (e.stage, e.at)
+    slowest: dict[str, float] = {}
     for art in doc.get("artifacts", []):
         for stage, secs in (art.get("processing_stages") or {}).items():
-            if stage not in spent:
-                spent[stage] = max(spent.get(stage, 0.0), float(secs))
-    return spent
+            slowest[stage] = max(slowest.get(stage, 0.0), float(secs))
+    return {**slowest, **spent}
 
 
 def steps(doc: dict[str, Any], spent: dict[str, float]) -> list[Step]:
