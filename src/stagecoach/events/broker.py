@@ -99,6 +99,11 @@ class EventBroker:
     def subscriber_count(self) -> int:
         return len(self._subs)
 
+    def last_event_id(self) -> int:
+        """The change feed's newest id: a page rendered now passes it to its event stream,
+        which then replays whatever changed between the render and the connection."""
+        return self._last_id()
+
     def _owners(self, viewer: User) -> frozenset[str] | None:
         with self.ctx.db.read() as conn:
             return feed.visible_owner_ids(conn, viewer)

@@ -110,12 +110,14 @@ def dashboard(
 ) -> Response:
     status = status if status in STATUSES else None
     case = case or None
+    feed_position = services.events.last_event_id()  # before reading, so nothing slips by
     jobs, total = services.tracking.list_jobs(user, status=status, case_name=case, limit=100)
     all_jobs, _ = services.tracking.list_jobs(user, limit=500)
     case_names = sorted({j["case_name"] for j in all_jobs if j.get("case_name")})
     counts = {s: sum(1 for j in all_jobs if j["status"] == s) for s in STATUSES}
     return render(request, "dashboard.html", user, jobs=jobs, total=total, status=status,
                   case=case, case_names=case_names, statuses=STATUSES, counts=counts,
+                  feed_position=feed_position,
                   is_manager=user.role in (Role.MANAGER, Role.ADMIN))
 
 

@@ -104,7 +104,7 @@
       var c = card(doc.job_id);
       if (c) { updateCard(c, doc); return; }
       var note = document.querySelector(".live-note");
-      if (note && !document.getElementById("new-jobs")) {
+      if (note && !list.dataset.filtered && !document.getElementById("new-jobs")) {
         var a = document.createElement("a");
         a.id = "new-jobs";
         a.href = window.location.pathname + window.location.search;
@@ -119,7 +119,9 @@
         if (ACTIVE[cards[i].dataset.status]) { pollStatus(cards[i].dataset.jobId, onDoc); }
       }
     }
-    connect("/api/v1/events", onDoc, fallback);
+    // Replays what changed between the page's rendering and this connection.
+    connect("/api/v1/events?last_event_id=" + encodeURIComponent(list.dataset.lastEventId || "0"),
+            onDoc, fallback);
   }
 
   /* --- job page ------------------------------------------------------------------------- */
