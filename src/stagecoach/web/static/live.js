@@ -155,7 +155,8 @@
             a.className = "button";
             a.href = href;
             a.setAttribute("download", name);
-            a.textContent = "Download " + name;
+            var source = item && item.filename && item.filename !== name ? " (" + item.filename + ")" : "";
+            a.textContent = "Download " + name + source;
             box.appendChild(a);
           });
         });
