@@ -30,10 +30,24 @@ def test_stage_seconds_come_from_the_timeline():
         "Up": 12.0, "Transcribe": 60.0, "Analyze": 3.0}
 
 
-def test_stage_seconds_fall_back_to_the_slowest_file():
+def test_stage_seconds_add_up_the_files_own_timings():
     d = doc("completed", "Analyze", artifacts=[{"processing_stages": {"Up": 2.0}},
                                                {"processing_stages": {"Up": 4.5}}])
-    assert views.stage_seconds([], d)["Up"] == 4.5
+    entries = [entry(0, "status", "processing", "Up"), entry(30, "stage", "processing", "Analyze"),
+               HistoryEntry(job_id="j", at=T0 + timedelta(seconds=1), kind="stage",
+                            status="processing", stage="Analyze", artifact_id="a1")]
+    spent = views.stage_seconds(entries, d)
+    assert spent["Up"] == 6.5  # the files' timings win over the job's 30 s span
+
+
+def test_timeline_rows_name_the_file_of_file_entries():
+    d = doc("processing", "Up", artifacts=[{"artifact_id": "a1", "filename": "x.csv"}])
+    entries = [entry(0, "created", "pending", "Up"),
+               HistoryEntry(job_id="j", at=T0, kind="status", status="completed", stage="Up",
+                            artifact_id="a1", message="x.csv: completed")]
+    rows = views.timeline_rows(entries, d)
+    assert [r["what"] for r in rows] == ["Created", "Completed (Up)"]
+    assert rows[1]["file"] == "x.csv" and rows[1]["note"] == ""
 
 
 def test_steps_mark_done_current_failed_and_todo():

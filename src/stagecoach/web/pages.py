@@ -138,7 +138,8 @@ def _job_context(services: Any, user: User, job_id: str) -> dict[str, Any]:
     doc = services.tracking.status(user, job_id)
     entries = services.tracking.timeline(user, job_id)
     spent = views.stage_seconds(entries, doc)
-    return {"job": doc, "timeline": entries, "steps": views.steps(doc, spent),
+    return {"job": doc, "timeline": views.timeline_rows(entries, doc),
+            "steps": views.steps(doc, spent),
             "failure": views.error_view(doc)}
 
 

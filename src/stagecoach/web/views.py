@@ -50,21 +50,43 @@ def status_label(status: str) -> str:
 
 
 def stage_seconds(entries: list[HistoryEntry], doc: dict[str, Any]) -> dict[str, float]:
-    """Seconds each stage was the job's current stage while it was processing, from the
-    timeline; stages no timeline entry names fall back to the slowest file's own timing."""
+    """Seconds spent in each stage: the files' own stage timings added up where the worker
+    kept them, else the time the stage was the job's current one while it was processing."""
     spent: dict[str, float] = {}
     current: tuple[str, datetime] | None = None
     for e in entries:
+        if e.artifact_id is not None:  # a file's own entry; the job's stage did not move
+            continue
         if current is not None and (e.stage != current[0] or e.status != "processing"):
             spent[current[0]] = spent.get(current[0], 0.0) + (e.at - current[1]).total_seconds()
             current = None
         if current is None and e.status == "processing" and e.stage:
             current = (e.stage, e.at)
-    slowest: dict[str, float] = {}
+    per_file: dict[str, float] = {}
     for art in doc.get("artifacts", []):
         for stage, secs in (art.get("processing_stages") or {}).items():
-            slowest[stage] = max(slowest.get(stage, 0.0), float(secs))
-    return {**slowest, **spent}
+            per_file[stage] = per_file.get(stage, 0.0) + float(secs)
+    return {**spent, **per_file}
+
+
+def timeline_rows(entries: list[HistoryEntry], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The timeline as the page lists it: a file's own entries carry the file's name."""
+    names = {a["artifact_id"]: a["filename"] for a in doc.get("artifacts", [])}
+    rows = []
+    for e in entries:
+        if e.kind == "created":
+            what = "Created"
+        elif e.kind == "stage":
+            what = f"Stage: {e.stage}"
+        else:
+            what = status_label(e.status or "") + (f" ({e.stage})" if e.stage else "")
+        file = names.get(e.artifact_id) if e.artifact_id else None
+        note = e.message if e.message and e.kind != "created" else ""
+        if file and note.lower() == f"{file}: {e.status}".lower():
+            note = ""  # says nothing the row does not
+        rows.append({"at": e.at, "what": what, "file": file, "note": note,
+                     "attempt": e.attempt if e.attempt and e.attempt > 1 else None})
+    return rows
 
 
 def steps(doc: dict[str, Any], spent: dict[str, float]) -> list[Step]:
