@@ -72,13 +72,22 @@ def test_progress_moves_live_survives_refresh_and_completes(live_server, new_pag
     assert _overall(page) == 40
     assert page.text_content("#job-panel .overview [data-field=percent]") == "40%"
 
-    _patch(base, h, other_job, status="processing", current_stage="Transcribing", progress=15)
+    third_job = _job(base, h, pipeline="document", case_name="Coaching week 4")
+    for j in (other_job, third_job):
+        _patch(base, h, j, status="processing", current_stage="Transcribing", progress=15)
     dash = new_page()
     sign_in_page(dash, base, user.username, PASSWORD)
     dash.wait_for_selector("[data-live-mode]:has-text('live')")
+    # three jobs running at once, each bar on its own (seed 001, Example 6)
+    targets = {job_id: 45, other_job: 33, third_job: 71}
     _patch(base, h, other_job, progress=33)
-    card = f".job-card[data-job-id='{other_job}'] [role=progressbar]"
-    _bar_reaches(dash, 33, card)
+    _patch(base, h, third_job, progress=71)
+    _patch(base, h, job_id, progress=45)
+    for j, value in targets.items():
+        _bar_reaches(dash, value, f".job-card[data-job-id='{j}'] [role=progressbar]")
+    for j, value in targets.items():
+        shown = dash.text_content(f".job-card[data-job-id='{j}'] [data-field=percent]")
+        assert shown == f"{value}%"
     screenshot(dash, "dashboard")
 
     _patch(base, h, job_id, current_stage="Analyzing", progress=92)
