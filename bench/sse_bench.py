@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     ap.add_argument("--writer", choices=["same", "other", "both"], default="both",
                     help="Which process takes the PATCHes: the one serving the streams, "
                     "another one over the same database, or both runs.")
-    args = ap.parse_args(argv)
+    # `python -m bench sse` passes its own words along; ignore what is not ours
+    args, _ = ap.parse_known_args(argv)
     results = []
     for cross in {"same": [False], "other": [True], "both": [False, True]}[args.writer]:
         result = asyncio.run(bench(args.clients, args.jobs, min(args.rounds, 99),
