@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from stagecoach import __version__
+from stagecoach import __version__, web
 from stagecoach.api import auth, health, jobs, problems
 from stagecoach.api.limits import BodyLimit
 from stagecoach.services.context import ServiceContext
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
     for module in (health, auth, jobs):
         app.include_router(module.router)
+    web.install(app)  # pages, static files and live events
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from stagecoach.events.broker import EventBroker
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.pipelines.registry import load_pipelines
 from stagecoach.services.accounts import Accounts
@@ -36,3 +37,7 @@ class Services:
     @cached_property
     def storage(self) -> LocalStorage:
         return LocalStorage(self.ctx.settings.files_dir)
+
+    @cached_property
+    def events(self) -> EventBroker:
+        return EventBroker(self.ctx)

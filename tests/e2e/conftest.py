@@ -1,0 +1,76 @@
+"""End-to-end fixtures: Debian's Chromium driven by Playwright against a real server.
+
+Never downloads a browser: it uses /usr/bin/chromium (or STAGECOACH_CHROMIUM) and skips with
+a message when that is missing. These tests run on SQLite only, to stay short.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dbs import SqliteTemplates
+from tests.web.conftest import file_factory, live_server, live_services  # noqa: F401
+
+CHROMIUM = os.environ.get("STAGECOACH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def db_url(sqlite_templates: SqliteTemplates) -> str:
+    return sqlite_templates.new()
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Any:
+    # a short poll interval so the polling fallback shows within the test
+    return make_settings(poll_interval=1)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    contexts = []
+
+    def make(**options: Any) -> Any:
+        ctx = browser.new_context(viewport={"width": 1100, "height": 900}, **options)
+        ctx.set_default_timeout(15_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in_page(page: Any, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
