@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import cached_property
 
 from stagecoach.services.accounts import Accounts
+from stagecoach.services.cases import Cases
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.files import Files
 from stagecoach.services.tracking import Tracking
+from stagecoach.services.uploads import Uploads
 from stagecoach.storage.local import LocalStorage
 
 
@@ -25,3 +28,15 @@ class Services:
     @cached_property
     def storage(self) -> LocalStorage:
         return LocalStorage(self.ctx.settings.files_dir)
+
+    @cached_property
+    def uploads(self) -> Uploads:
+        return Uploads(self.ctx, self.tracking, self.storage)
+
+    @cached_property
+    def files(self) -> Files:
+        return Files(self.ctx, self.storage)
+
+    @cached_property
+    def cases(self) -> Cases:
+        return Cases(self.ctx)
