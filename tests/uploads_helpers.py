@@ -27,7 +27,8 @@ def multipart(files: list[tuple[bytes | str, bytes]], fields: dict[str, str] | N
         raw = filename if isinstance(filename, bytes) else filename.encode()
         raw = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
         out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
-                "filename=\"").encode() + raw + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                "filename=\"").encode() + raw
+        out += b"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
         out += data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"

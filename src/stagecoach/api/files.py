@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from stagecoach.api.deps import CurrentUser, ServicesDep
 from stagecoach.api.problems import problem
@@ -41,15 +42,30 @@ def file_content(
     }
     if content.sha256:
         headers["ETag"] = f'"{content.sha256}"'
-    return FileResponse(content.path, media_type=content.mime, headers=headers)
+    whole = range_ is not None and not is_byte_range(range_)
+    response_class = WholeFileResponse if whole else FileResponse
+    return response_class(content.path, media_type=content.mime, headers=headers)
+
+
+class WholeFileResponse(FileResponse):
+    """The whole file, whatever Range says (a range in a unit other than bytes is ignored)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+def is_byte_range(header: str) -> bool:
+    unit, _, spec = header.partition("=")
+    return unit.strip().lower() == "bytes" and bool(spec)
 
 
 def satisfiable(header: str, size: int) -> bool:
     """Whether a ``bytes=`` Range header names at least one byte of the file. A header that
     is not a byte range is ignored (RFC 9110), so it counts as satisfiable."""
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or not spec:
+    if not is_byte_range(header):
         return True
+    spec = header.partition("=")[2]
     for part in spec.split(","):
         m = _RANGE.match(part)
         if m is None:
