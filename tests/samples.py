@@ -17,10 +17,12 @@ def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
         w.setsampwidth(2)
         w.setframerate(rate)
         frames = int(seconds * rate)
-        w.writeframes(b"".join(
-            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
-            for i in range(frames)
-        ))
+        w.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                for i in range(frames)
+            )
+        )
     return buf.getvalue()
 
 
@@ -64,8 +66,9 @@ def docx_bytes(paragraphs: int = 3) -> bytes:
     return buf.getvalue()
 
 
-def encoded_media(path: Path, container: str, codec: str, seconds: float = 1.0,
-                  video: bool = False) -> bytes:
+def encoded_media(
+    path: Path, container: str, codec: str, seconds: float = 1.0, video: bool = False
+) -> bytes:
     """Audio (and optionally video) encoded by PyAV's bundled FFmpeg."""
     import av
     import numpy as np

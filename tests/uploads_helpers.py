@@ -15,27 +15,32 @@ from stagecoach.store.tables import artifacts, files, job_events, job_history, j
 UPLOAD = "/api/v1/upload"
 
 
-def multipart(files: list[tuple[bytes | str, bytes]], fields: dict[str, str] | None = None,
-              field_name: str = "files") -> tuple[bytes, str]:
+def multipart(
+    files: list[tuple[bytes | str, bytes]],
+    fields: dict[str, str] | None = None,
+    field_name: str = "files",
+) -> tuple[bytes, str]:
     """A multipart/form-data body; file names go in as given (bytes stay raw)."""
     boundary = uuid.uuid4().hex
     out = bytearray()
     for name, value in (fields or {}).items():
-        out += f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n".encode()
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
         out += value.encode() + b"\r\n"
     for filename, data in files:
         raw = filename if isinstance(filename, bytes) else filename.encode()
         raw = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
-                "filename=\"").encode() + raw
-        out += b"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; filename="'
+        ).encode() + raw
+        out += b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
         out += data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
 
-def upload(client: Any, headers: dict[str, str], files: list[tuple[bytes | str, bytes]],
-           **fields: str) -> Any:
+def upload(
+    client: Any, headers: dict[str, str], files: list[tuple[bytes | str, bytes]], **fields: str
+) -> Any:
     body, ctype = multipart(files, {k: v for k, v in fields.items() if v is not None})
     return client.post(UPLOAD, content=body, headers={**headers, "Content-Type": ctype})
 
@@ -54,8 +59,13 @@ def blobs(services: Services) -> list[Path]:
 
 
 def assert_nothing_left(services: Services) -> None:
-    assert row_counts(services) == {"files": 0, "jobs": 0, "artifacts": 0, "job_history": 0,
-                                    "job_events": 0}
+    assert row_counts(services) == {
+        "files": 0,
+        "jobs": 0,
+        "artifacts": 0,
+        "job_history": 0,
+        "job_events": 0,
+    }
     assert blobs(services) == []
 
 

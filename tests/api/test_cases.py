@@ -12,15 +12,18 @@ def test_cases_are_seen_like_jobs(client, user_factory, login):
     other = user_factory("analyst")
     hm_, ho = login(mine.username), login(other.username)
     j1 = upload(client, hm_, [("a.pdf", pdf_bytes(1))], case_name="Shared name").json()
-    upload(client, hm_, [("b.pdf", pdf_bytes(1))], case_name="Team case",
-           parent_job_id=j1["job_id"])
+    upload(
+        client, hm_, [("b.pdf", pdf_bytes(1))], case_name="Team case", parent_job_id=j1["job_id"]
+    )
     upload(client, ho, [("c.pdf", pdf_bytes(1))], case_name="Shared name")
     upload(client, ho, [("d.pdf", pdf_bytes(1))], case_name="Secret case")
     upload(client, ho, [("e.pdf", pdf_bytes(1))])  # no case: listed nowhere
 
     def names(h):  # type: ignore[no-untyped-def]
-        return {c["case_name"]: c["job_count"]
-                for c in client.get("/api/v1/cases", headers=h).json()["cases"]}
+        return {
+            c["case_name"]: c["job_count"]
+            for c in client.get("/api/v1/cases", headers=h).json()["cases"]
+        }
 
     assert names(hm_) == {"Shared name": 1, "Team case": 1}
     assert names(ho) == {"Shared name": 1, "Secret case": 1}

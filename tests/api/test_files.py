@@ -28,8 +28,11 @@ def test_download_equals_upload(client, analyst):
     assert r.headers["content-disposition"].startswith('attachment; filename="talk.wav"')
     meta = client.get(f"/api/v1/files/{file_id}", headers=h).json()
     assert meta["sha256"] == hashlib.sha256(data).hexdigest()
-    assert (meta["original_name"], meta["size"], meta["status"]) == ("talk.wav", len(data),
-                                                                     "stored")
+    assert (meta["original_name"], meta["size"], meta["status"]) == (
+        "talk.wav",
+        len(data),
+        "stored",
+    )
     assert meta["duration_seconds"] == 1.5 and meta["links"]["content"].endswith("/content")
     assert meta["upload_time"].endswith("Z")
 
@@ -61,8 +64,10 @@ def test_unicode_name_in_content_disposition(client, analyst):
     _, h = analyst
     file_id, _ = _uploaded(client, h, 'résumé "final".pdf', pdf_bytes(1))
     cd = client.get(f"/api/v1/files/{file_id}/content", headers=h).headers["content-disposition"]
-    assert cd == ("attachment; filename=\"r_sum_ _final_.pdf\"; "
-                  "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf")
+    assert cd == (
+        'attachment; filename="r_sum_ _final_.pdf"; '
+        "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
+    )
 
 
 def test_another_analyst_is_denied_and_their_manager_allowed(client, user_factory, login):
@@ -73,8 +78,9 @@ def test_another_analyst_is_denied_and_their_manager_allowed(client, user_factor
     hs, hm = login(stranger.username), login(boss.username)
     for path in ("", "/content"):
         r = client.get(f"/api/v1/files/{file_id}{path}", headers=hs)
-        missing = client.get(f"/api/v1/files/00000000-0000-0000-0000-000000000000{path}",
-                             headers=hs)
+        missing = client.get(
+            f"/api/v1/files/00000000-0000-0000-0000-000000000000{path}", headers=hs
+        )
         assert r.status_code == missing.status_code == 404
         assert r.headers["content-type"] == PROBLEM
     assert client.get(f"/api/v1/files/{file_id}", headers=hm).status_code == 200

@@ -11,8 +11,12 @@ from tests.uploads_helpers import blobs, file_rows, job_row, upload
 def test_multi_file_upload_with_a_case(client, analyst, services):
     _, h = analyst
     wav, pdf, csv = wav_bytes(2.5), pdf_bytes(3), csv_bytes(12)
-    r = upload(client, h, [("interview.wav", wav), ("report.pdf", pdf), ("table.csv", csv)],
-               case_name="Operation Phoenix")
+    r = upload(
+        client,
+        h,
+        [("interview.wav", wav), ("report.pdf", pdf), ("table.csv", csv)],
+        case_name="Operation Phoenix",
+    )
     assert r.status_code == 202, r.text
     doc = r.json()
     assert r.headers["location"] == doc["links"]["status"] == f"/api/v1/jobs/{doc['job_id']}/status"
@@ -28,9 +32,11 @@ def test_multi_file_upload_with_a_case(client, analyst, services):
     assert job_row(services, doc["job_id"])["claimable"] is True
 
     by_name = {f["original_name"]: f for f in file_rows(services)}
-    for name, data, ftype, mime in [("interview.wav", wav, "audio", "audio/wav"),
-                                    ("report.pdf", pdf, "document", "application/pdf"),
-                                    ("table.csv", csv, "dataset", "text/csv")]:
+    for name, data, ftype, mime in [
+        ("interview.wav", wav, "audio", "audio/wav"),
+        ("report.pdf", pdf, "document", "application/pdf"),
+        ("table.csv", csv, "dataset", "text/csv"),
+    ]:
         f = by_name[name]
         assert (f["type"], f["mime"], f["size"]) == (ftype, mime, len(data))
         assert f["sha256"] == hashlib.sha256(data).hexdigest()
@@ -63,10 +69,12 @@ def test_pipeline_by_type_and_by_choice(client, analyst):
 
 def test_extending_a_case(client, analyst):
     _, h = analyst
-    first = upload(client, h, [("a.pdf", pdf_bytes(1)), ("b.csv", csv_bytes(3))],
-                   case_name="Case 7").json()
-    second = upload(client, h, [("c.wav", wav_bytes(1))], case_name="Case 7",
-                    parent_job_id=first["job_id"]).json()
+    first = upload(
+        client, h, [("a.pdf", pdf_bytes(1)), ("b.csv", csv_bytes(3))], case_name="Case 7"
+    ).json()
+    second = upload(
+        client, h, [("c.wav", wav_bytes(1))], case_name="Case 7", parent_job_id=first["job_id"]
+    ).json()
     assert second["parent_job_id"] == first["job_id"] and second["case_name"] == "Case 7"
     upload(client, h, [("other.pdf", pdf_bytes(1))], case_name="Case 8")
 
@@ -80,8 +88,15 @@ def test_extending_a_case(client, analyst):
     assert body["case_name"] == "Case 7"
     assert [j["job_id"] for j in body["jobs"]] == [first["job_id"], second["job_id"]]
     j1, j2 = body["jobs"]
-    assert set(j1) == {"job_id", "status", "total_files", "processed_files", "parent_job_id",
-                       "created_at", "completed_at"}
+    assert set(j1) == {
+        "job_id",
+        "status",
+        "total_files",
+        "processed_files",
+        "parent_job_id",
+        "created_at",
+        "completed_at",
+    }
     assert (j1["total_files"], j1["processed_files"], j1["parent_job_id"]) == (2, 0, None)
     assert (j2["total_files"], j2["parent_job_id"], j2["status"]) == (1, first["job_id"], "pending")
     assert j2["completed_at"] is None
@@ -94,9 +109,11 @@ def test_fields_after_the_files_still_apply(client, analyst):
     from tests.uploads_helpers import multipart
 
     body, ctype = multipart([("b.pdf", pdf_bytes(1))])
-    tail = (f"--{ctype.split('=')[1]}\r\nContent-Disposition: form-data; name=\"case_name\"\r\n"
-            f"\r\nLate case\r\n--{ctype.split('=')[1]}\r\nContent-Disposition: form-data; "
-            f"name=\"parent_job_id\"\r\n\r\n{first['job_id']}\r\n").encode()
+    tail = (
+        f'--{ctype.split("=")[1]}\r\nContent-Disposition: form-data; name="case_name"\r\n'
+        f"\r\nLate case\r\n--{ctype.split('=')[1]}\r\nContent-Disposition: form-data; "
+        f'name="parent_job_id"\r\n\r\n{first["job_id"]}\r\n'
+    ).encode()
     end = f"--{ctype.split('=')[1]}--\r\n".encode()
     body = body[: -len(end)] + tail + end
     r = client.post("/api/v1/upload", content=body, headers={**h, "Content-Type": ctype})

@@ -54,8 +54,7 @@ def _noise() -> bytes:
         ([("ok.pdf", pdf_bytes(1)), ("bad.mp3", b"%PDF-1.4 not audio")], 415, ["file 2"]),
     ],
 )
-def test_bad_files_are_refused_and_nothing_is_left(client, analyst, services, files, status,
-                                                   words):
+def test_bad_files_are_refused_and_nothing_is_left(client, analyst, services, files, status, words):
     _, h = analyst
     r = upload(client, h, files)
     assert r.status_code == status, r.text
@@ -81,9 +80,15 @@ def test_over_the_size_limit_is_413_and_nothing_is_left(make_settings, services,
         assert_nothing_left(services)
         # A Content-Length over every limit is refused before any of the body is read.
         body, ctype = multipart([("a.pdf", pdf_bytes(1))])
-        r = client.post(UPLOAD, content=body, headers={
-            **h, "Content-Type": ctype,
-            "Content-Length": str(settings.max_files_per_upload * 2**20 + 10 * 2**20)})
+        r = client.post(
+            UPLOAD,
+            content=body,
+            headers={
+                **h,
+                "Content-Type": ctype,
+                "Content-Length": str(settings.max_files_per_upload * 2**20 + 10 * 2**20),
+            },
+        )
         assert r.status_code == 413
         assert_nothing_left(services)
 

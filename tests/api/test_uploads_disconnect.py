@@ -20,8 +20,9 @@ from tests.uploads_helpers import blobs, file_rows, multipart
 def server_port(settings, services) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings, services=services), log_level="warning",
-                            lifespan="off")
+    config = uvicorn.Config(
+        create_app(settings, services=services), log_level="warning", lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -50,8 +51,10 @@ def test_disconnect_mid_upload_fails_the_job(server_port, services, user_factory
     token = services.accounts.login(user.username, PASSWORD)
     wav = b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(4 * 2**20)
     body, ctype = multipart([("first.csv", b"a,b\n1,2\n"), ("long.wav", wav)])
-    head = (f"POST /api/v1/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}"
-            f"\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST /api/v1/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}"
+        f"\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
     with socket.create_connection(("127.0.0.1", server_port)) as s:
         s.sendall(head + body[: 2 * 2**20])
         # Wait until the server has started storing the second file, then cut the line.

@@ -57,8 +57,10 @@ def test_dataset_rows(tmp_path):
     assert _facts(tmp_path, "b.csv", b"h1,h2\n1,2\n3,4").row_count == 2  # no final newline
     assert _facts(tmp_path, "a.tsv", b"a\tb\n1\t2\n").row_count == 1
     assert _facts(tmp_path, "a.xlsx", xlsx_bytes(40)).row_count == 40
-    assert _facts(tmp_path, "a.json", json.dumps([{"i": i} for i in range(17)]).encode()
-                  ).row_count == 17
+    assert (
+        _facts(tmp_path, "a.json", json.dumps([{"i": i} for i in range(17)]).encode()).row_count
+        == 17
+    )
     assert _facts(tmp_path, "b.json", json.dumps({"data": [1, 2, 3]}).encode()).row_count == 3
     assert _facts(tmp_path, "c.jsonl", b'{"a": 1}\n{"a": 2}\n{"a": 3}\n').row_count == 3
 

@@ -22,9 +22,14 @@ def file_metadata(file_id: str, user: CurrentUser, services: ServicesDep) -> dic
     return services.files.metadata(user, file_id)
 
 
-@router.get("/{file_id}/content", response_model=None,
-            responses={206: {"description": "Partial content"},
-                       416: {"description": "Range not satisfiable"}})
+@router.get(
+    "/{file_id}/content",
+    response_model=None,
+    responses={
+        206: {"description": "Partial content"},
+        416: {"description": "Range not satisfiable"},
+    },
+)
 def file_content(
     file_id: str,
     user: CurrentUser,
@@ -33,8 +38,11 @@ def file_content(
 ) -> FileResponse | JSONResponse:
     content = services.files.content(user, file_id)
     if range_ is not None and not satisfiable(range_, content.size):
-        return problem(416, f"range '{range_[:100]}' is outside the file's {content.size} bytes",
-                       headers={"Content-Range": f"bytes */{content.size}"})
+        return problem(
+            416,
+            f"range '{range_[:100]}' is outside the file's {content.size} bytes",
+            headers={"Content-Range": f"bytes */{content.size}"},
+        )
     headers = {
         "Content-Disposition": content_disposition(content.name),
         "X-Content-Type-Options": "nosniff",

@@ -26,8 +26,15 @@ async def read_parts(
     if ctype != b"multipart/form-data" or not boundary:
         raise UnsupportedMedia("send the files as multipart/form-data (field 'files')")
     events: list[Any] = []
-    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "name": None,
-                             "file": False, "header_bytes": 0, "parts": 0}
+    state: dict[str, Any] = {
+        "headers": {},
+        "field": b"",
+        "value": b"",
+        "name": None,
+        "file": False,
+        "header_bytes": 0,
+        "parts": 0,
+    }
 
     def on_part_begin() -> None:
         state.update(headers={}, name=None, file=False, value=bytearray(), header_bytes=0)
@@ -62,8 +69,13 @@ async def read_parts(
         if b"filename" in options:
             state["file"] = True
             part_type = state["headers"].get(b"content-type", b"application/octet-stream")
-            events.append(FileStart(field=name, filename=options[b"filename"],
-                                    content_type=part_type.decode("latin-1")))
+            events.append(
+                FileStart(
+                    field=name,
+                    filename=options[b"filename"],
+                    content_type=part_type.decode("latin-1"),
+                )
+            )
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if state["file"]:
@@ -84,12 +96,19 @@ async def read_parts(
     def on_end() -> None:
         state["ended"] = True
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data,
-        "on_part_end": on_part_end, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_end": on_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_end": on_end,
+        },
+    )
     try:
         async for chunk in body:
             if not chunk:

@@ -18,16 +18,35 @@ router = APIRouter(prefix="/api/v1", tags=["uploads"])
     "/upload",
     status_code=202,
     response_model=JobStatusOut,
-    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "required": ["files"], "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-            "case_name": {"type": "string", "maxLength": 200},
-            "parent_job_id": {"type": "string"},
-            "pipeline": {"type": "string", "enum": ["audio", "document", "dataset", "checksum"]},
-        }}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                            "case_name": {"type": "string", "maxLength": 200},
+                            "parent_job_id": {"type": "string"},
+                            "pipeline": {
+                                "type": "string",
+                                "enum": ["audio", "document", "dataset", "checksum"],
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
-async def upload(request: Request, user: CurrentUser, services: ServicesDep,
-                 response: Response) -> dict[str, Any]:
+async def upload(
+    request: Request, user: CurrentUser, services: ServicesDep, response: Response
+) -> dict[str, Any]:
     """Fields: `files` (1..n), optional `case_name`, `parent_job_id`, `pipeline`."""
     length = request.headers.get("content-length")
     try:

@@ -6,8 +6,17 @@ import unicodedata
 
 MAX_NAME_CHARS = 255
 # Bidirectional overrides let "gpj.exe" pose as "exe.jpg"; zero-width marks hide text.
-_INVISIBLE = {0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF,
-              *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_INVISIBLE = {
+    0x200B,
+    0x200C,
+    0x200D,
+    0x200E,
+    0x200F,
+    0x2060,
+    0xFEFF,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
 
 
 def display_name(raw: str | bytes | None, limit: int = MAX_NAME_CHARS) -> str:
@@ -19,7 +28,8 @@ def display_name(raw: str | bytes | None, limit: int = MAX_NAME_CHARS) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     text = unicodedata.normalize("NFC", text)
     text = "".join(
-        ch for ch in text
+        ch
+        for ch in text
         if unicodedata.category(ch) not in ("Cc", "Cs") and ord(ch) not in _INVISIBLE
     ).strip()
     if not text:

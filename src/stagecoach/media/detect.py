@@ -37,17 +37,25 @@ FORMATS = {
         Format("mov", "video", "video/quicktime", "iso-bmff", "QuickTime video"),
         Format("mkv", "video", "video/x-matroska", "ebml", "Matroska video"),
         Format("pdf", "document", "application/pdf", "pdf", "PDF document"),
-        Format("docx", "document",
-               "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-               "zip-docx", "Word document"),
+        Format(
+            "docx",
+            "document",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "zip-docx",
+            "Word document",
+        ),
         Format("txt", "document", "text/plain", "text", "plain text"),
         Format("md", "document", "text/markdown", "text", "Markdown text"),
         Format("html", "document", "text/html", "text", "HTML document"),
         Format("csv", "dataset", "text/csv", "text", "CSV data"),
         Format("tsv", "dataset", "text/tab-separated-values", "text", "TSV data"),
-        Format("xlsx", "dataset",
-               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-               "zip-xlsx", "Excel workbook"),
+        Format(
+            "xlsx",
+            "dataset",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "zip-xlsx",
+            "Excel workbook",
+        ),
         Format("json", "dataset", "application/json", "text", "JSON data"),
     )
 }
@@ -55,11 +63,36 @@ ALL_FORMATS = tuple(FORMATS)
 
 # Extension -> the format it names. Within a family the extension decides the format.
 EXTENSIONS = {
-    "wav": "wav", "wave": "wav", "mp3": "mp3", "m4a": "m4a", "m4b": "m4a", "ogg": "ogg",
-    "oga": "ogg", "opus": "opus", "flac": "flac", "webm": "webm", "mp4": "mp4", "m4v": "mp4",
-    "mov": "mov", "qt": "mov", "mkv": "mkv", "mka": "mkv", "pdf": "pdf", "docx": "docx",
-    "txt": "txt", "text": "txt", "md": "md", "markdown": "md", "html": "html", "htm": "html",
-    "csv": "csv", "tsv": "tsv", "tab": "tsv", "xlsx": "xlsx", "json": "json", "jsonl": "json",
+    "wav": "wav",
+    "wave": "wav",
+    "mp3": "mp3",
+    "m4a": "m4a",
+    "m4b": "m4a",
+    "ogg": "ogg",
+    "oga": "ogg",
+    "opus": "opus",
+    "flac": "flac",
+    "webm": "webm",
+    "mp4": "mp4",
+    "m4v": "mp4",
+    "mov": "mov",
+    "qt": "mov",
+    "mkv": "mkv",
+    "mka": "mkv",
+    "pdf": "pdf",
+    "docx": "docx",
+    "txt": "txt",
+    "text": "txt",
+    "md": "md",
+    "markdown": "md",
+    "html": "html",
+    "htm": "html",
+    "csv": "csv",
+    "tsv": "tsv",
+    "tab": "tsv",
+    "xlsx": "xlsx",
+    "json": "json",
+    "jsonl": "json",
     "ndjson": "json",
 }
 
@@ -73,8 +106,9 @@ class Rejected(Exception):
         self.status = status
 
 
-def detect(head: bytes, name: str, *, complete: bool, accepted: tuple[str, ...] = ALL_FORMATS
-           ) -> Format:
+def detect(
+    head: bytes, name: str, *, complete: bool, accepted: tuple[str, ...] = ALL_FORMATS
+) -> Format:
     """The format of a file from its first bytes (``complete``: they are the whole file)."""
     if not head:
         raise Rejected("the file is empty", 422)

@@ -60,6 +60,7 @@ def probe(path: Path, fmt: Format) -> MediaFacts:
 
 # --- audio and video ---------------------------------------------------------------------
 
+
 def _media(path: Path, fmt: Format) -> MediaFacts:
     import av
 
@@ -78,8 +79,11 @@ def _media(path: Path, fmt: Format) -> MediaFacts:
     if duration is None or duration <= 0:
         raise Rejected(f"the {fmt.label} file has no readable duration", 422)
     if fmt.file_type == "video" and not video:  # an audio-only .mp4 or .webm is audio
-        fmt = FORMATS["m4a"] if fmt.family == "iso-bmff" else replace(
-            fmt, file_type="audio", mime=fmt.mime.replace("video/", "audio/"))
+        fmt = (
+            FORMATS["m4a"]
+            if fmt.family == "iso-bmff"
+            else replace(fmt, file_type="audio", mime=fmt.mime.replace("video/", "audio/"))
+        )
     return MediaFacts(fmt, duration_seconds=round(duration, 3))
 
 
@@ -119,6 +123,7 @@ def _duration(container: Any, streams: list[Any]) -> float | None:
 
 
 # --- documents -----------------------------------------------------------------------------
+
 
 def _pdf_pages(path: Path) -> int:
     from pypdf import PdfReader
@@ -163,6 +168,7 @@ def _docx_pages(path: Path) -> int:
 
 # --- datasets ------------------------------------------------------------------------------
 
+
 def _text_rows(path: Path) -> int:
     """Data rows (lines after the header). Exact up to a size, else estimated."""
     size = path.stat().st_size
@@ -196,8 +202,9 @@ def _xlsx_rows(path: Path) -> int:
             finally:
                 wb.close()
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError) as exc:
-        raise Rejected(f"the file cannot be read as an Excel workbook ({_short(exc)})",
-                       422) from None
+        raise Rejected(
+            f"the file cannot be read as an Excel workbook ({_short(exc)})", 422
+        ) from None
     return max(0, int(rows) - 1)
 
 

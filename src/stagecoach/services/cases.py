@@ -19,8 +19,11 @@ class Cases:
         with self.ctx.db.read() as conn:
             rows = store.list_cases(conn, viewer)
         return [
-            {"case_name": r["case_name"], "job_count": int(r["job_count"]),
-             "last_activity": iso(r["last_activity"])}
+            {
+                "case_name": r["case_name"],
+                "job_count": int(r["job_count"]),
+                "last_activity": iso(r["last_activity"]),
+            }
             for r in rows
         ]
 

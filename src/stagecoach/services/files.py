@@ -61,10 +61,16 @@ class Files:
     def content(self, viewer: User, file_id: str) -> FileContent:
         row, _ = self._visible(viewer, file_id)
         if row["status"] != "stored" or not row["stored_path"]:
-            raise Conflict(f"file {file_id} has no stored content (its status is "
-                           f"'{row['status']}')")
+            raise Conflict(
+                f"file {file_id} has no stored content (its status is '{row['status']}')"
+            )
         path = self.storage.path(row["stored_path"])
         if not path.is_file():
             raise NotFound(f"file {file_id} content is no longer stored")
-        return FileContent(path=path, size=path.stat().st_size, mime=row["mime"],
-                           name=row["original_name"], sha256=row["sha256"])
+        return FileContent(
+            path=path,
+            size=path.stat().st_size,
+            mime=row["mime"],
+            name=row["original_name"],
+            sha256=row["sha256"],
+        )

@@ -64,7 +64,10 @@ MAX_CASE_NAME = 200
 # Pipelines and their planned stages. TODO(lead): switch to stagecoach.pipelines.registry
 # (load_pipelines(), pipeline_for_file_type()) once it is merged; these mirror it.
 PIPELINE_BY_FILE_TYPE = {
-    "audio": "audio", "video": "audio", "document": "document", "dataset": "dataset",
+    "audio": "audio",
+    "video": "audio",
+    "document": "document",
+    "dataset": "dataset",
     "other": "checksum",
 }
 PIPELINE_STAGES = {
@@ -83,6 +86,7 @@ PIPELINE_UNITS = {
 
 
 # --- the events a multipart reader hands in ------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FieldPart:
@@ -213,7 +217,7 @@ class _Upload:
 
     async def _db(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
         def work() -> T:
-            with (self.u.ctx.db.write() if write else self.u.ctx.db.read()) as conn:
+            with self.u.ctx.db.write() if write else self.u.ctx.db.read() as conn:
                 return fn(conn)
 
         return await run_sync(work)
@@ -253,8 +257,9 @@ class _Upload:
     async def _check_parent(self) -> None:
         pid = self.parent_job_id
         assert pid is not None
-        found = await self._db(lambda c: jobs_store.get_visible_job(c, self.owner, pid),
-                               write=False)
+        found = await self._db(
+            lambda c: jobs_store.get_visible_job(c, self.owner, pid), write=False
+        )
         if found is None:
             raise NotFound(f"parent job {pid} not found")
 
@@ -279,16 +284,28 @@ class _Upload:
     def _record_start(self, conn: Connection, inc: _Incoming) -> None:
         now = self.u.ctx.clock()
         files_store.insert_file(
-            conn, file_id=inc.file_id, owner_id=self.owner.user_id, original_name=inc.name,
-            stored_path=inc.key, type="other", mime="application/octet-stream", size=0,
-            upload_time=now, status="uploading",
+            conn,
+            file_id=inc.file_id,
+            owner_id=self.owner.user_id,
+            original_name=inc.name,
+            stored_path=inc.key,
+            type="other",
+            mime="application/octet-stream",
+            size=0,
+            upload_time=now,
+            status="uploading",
         )
         if self.job_id is None:
             doc = self.u.tracking.create_job(
                 self.owner,
-                NewJob(related_file_ids=[inc.file_id], pipeline=self.pipeline,
-                       stages=["Uploading"], case_name=self.case_name,
-                       parent_job_id=self.parent_job_id, claimable=False),
+                NewJob(
+                    related_file_ids=[inc.file_id],
+                    pipeline=self.pipeline,
+                    stages=["Uploading"],
+                    case_name=self.case_name,
+                    parent_job_id=self.parent_job_id,
+                    claimable=False,
+                ),
                 conn=conn,
             )
             self.job_id = doc["job_id"]
@@ -312,8 +329,12 @@ class _Upload:
 
     def _detect(self, inc: _Incoming, *, complete: bool) -> None:
         try:
-            inc.format = detect(bytes(inc.pending[:HEAD_BYTES]), inc.name, complete=complete,
-                                accepted=self.u.accepted_formats)
+            inc.format = detect(
+                bytes(inc.pending[:HEAD_BYTES]),
+                inc.name,
+                complete=complete,
+                accepted=self.u.accepted_formats,
+            )
         except Rejected as exc:
             raise _rejection(inc, exc) from None
 
@@ -358,8 +379,14 @@ class _Upload:
         job_id = self.job_id
         assert job_id is not None
         await self._db(self._complete)
-        log.info("upload stored", extra={"job_id": job_id, "files": len(self.files),
-                                         "bytes": sum(f.size for f in self.files)})
+        log.info(
+            "upload stored",
+            extra={
+                "job_id": job_id,
+                "files": len(self.files),
+                "bytes": sum(f.size for f in self.files),
+            },
+        )
         return await run_sync(self.u.tracking.status, self.owner, job_id)
 
     def _complete(self, conn: Connection) -> None:
@@ -377,21 +404,33 @@ class _Upload:
             if value is not None:
                 amounts.append(float(value))
             files_store.complete_file(
-                conn, inc.file_id, type=f.file_type, mime=f.format.mime, size=inc.size,
-                sha256=inc.hasher.hexdigest(), status="stored",
-                duration_seconds=f.duration_seconds, page_count=f.page_count,
+                conn,
+                inc.file_id,
+                type=f.file_type,
+                mime=f.format.mime,
+                size=inc.size,
+                sha256=inc.hasher.hexdigest(),
+                status="stored",
+                duration_seconds=f.duration_seconds,
+                page_count=f.page_count,
                 row_count=f.row_count,
             )
         assert self.job_id is not None
         uploads_store.set_artifact_types(
-            conn, self.job_id, {inc.file_id: inc.facts.file_type for inc in self.files
-                                if inc.facts is not None}
+            conn,
+            self.job_id,
+            {inc.file_id: inc.facts.file_type for inc in self.files if inc.facts is not None},
         )
         uploads_store.job_uploaded(
-            conn, self.job_id, self.u.ctx.clock(), pipeline=pipeline,
-            stages=PIPELINE_STAGES[pipeline], unit=unit,
+            conn,
+            self.job_id,
+            self.u.ctx.clock(),
+            pipeline=pipeline,
+            stages=PIPELINE_STAGES[pipeline],
+            unit=unit,
             duration_total=round(sum(amounts), 3) if amounts else None,
-            case_name=self.case_name, parent_job_id=self.parent_job_id,
+            case_name=self.case_name,
+            parent_job_id=self.parent_job_id,
             message=f"upload complete: {len(self.files)} file(s), "
             f"{sum(f.size for f in self.files)} bytes",
         )
@@ -429,11 +468,13 @@ class _Upload:
             await self._db(lambda c: uploads_store.files_failed(c, ids))
             report = Report(status=JobStatus.FAILED, error=error, history_message=why)
             await run_sync(self.u.tracking.report, self.owner, job_id, report)
-            await self._db(lambda c: uploads_store.artifacts_failed(
-                c, job_id, self.u.ctx.clock(), error.message))
+            await self._db(
+                lambda c: uploads_store.artifacts_failed(
+                    c, job_id, self.u.ctx.clock(), error.message
+                )
+            )
         except Exception:
-            log.exception("could not mark the broken upload's job failed",
-                          extra={"job_id": job_id})
+            log.exception("could not mark the broken upload's job failed", extra={"job_id": job_id})
         log.warning("upload failed: %s", why, extra={"job_id": job_id})
 
 

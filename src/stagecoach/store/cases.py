@@ -30,8 +30,13 @@ def case_jobs(conn: Connection, viewer: User, case_name: str) -> list[dict[str, 
     processed = sa.func.sum(sa.case((artifacts.c.status == "completed", 1), else_=0))
     rows = conn.execute(
         sa.select(
-            jobs.c.job_id, jobs.c.status, jobs.c.parent_job_id, jobs.c.created_at,
-            jobs.c.finished_at, jobs.c.expired_at, total.label("total_files"),
+            jobs.c.job_id,
+            jobs.c.status,
+            jobs.c.parent_job_id,
+            jobs.c.created_at,
+            jobs.c.finished_at,
+            jobs.c.expired_at,
+            total.label("total_files"),
             processed.label("processed_files"),
         )
         .select_from(jobs.outerjoin(artifacts, artifacts.c.job_id == jobs.c.job_id))

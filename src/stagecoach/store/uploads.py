@@ -15,10 +15,18 @@ from stagecoach.store.tables import artifacts, files, job_events, job_history, j
 
 
 def add_artifact(conn: Connection, job_id: str, file_id: str, position: int, name: str) -> None:
-    jobs_store.insert_artifact(conn, Artifact(
-        artifact_id=str(uuid.uuid4()), job_id=job_id, file_id=file_id, position=position,
-        filename=name, file_type="other", status=JobStatus.PENDING,
-    ))
+    jobs_store.insert_artifact(
+        conn,
+        Artifact(
+            artifact_id=str(uuid.uuid4()),
+            job_id=job_id,
+            file_id=file_id,
+            position=position,
+            filename=name,
+            file_type="other",
+            status=JobStatus.PENDING,
+        ),
+    )
 
 
 def set_artifact_types(conn: Connection, job_id: str, types: dict[str, str]) -> None:
@@ -31,29 +39,54 @@ def set_artifact_types(conn: Connection, job_id: str, types: dict[str, str]) -> 
 
 
 def job_uploaded(
-    conn: Connection, job_id: str, now: datetime, *, pipeline: str, stages: list[str],
-    unit: str, duration_total: float | None, case_name: str | None,
-    parent_job_id: str | None, message: str,
+    conn: Connection,
+    job_id: str,
+    now: datetime,
+    *,
+    pipeline: str,
+    stages: list[str],
+    unit: str,
+    duration_total: float | None,
+    case_name: str | None,
+    parent_job_id: str | None,
+    message: str,
 ) -> None:
     """Every file is in: the job gets its plan and becomes claimable by workers."""
     job = jobs_store.get_job(conn, job_id, for_update=True)
     assert job is not None
     new = job.evolve(
-        pipeline=pipeline, stages=stages, unit=unit, duration_total=duration_total,
-        case_name=case_name, parent_job_id=parent_job_id, claimable=True, updated_at=now,
+        pipeline=pipeline,
+        stages=stages,
+        unit=unit,
+        duration_total=duration_total,
+        case_name=case_name,
+        parent_job_id=parent_job_id,
+        claimable=True,
+        updated_at=now,
         version=job.version + 1,
     )
     jobs_store.save_job(conn, job, new)
-    jobs_store.append_history(conn, [HistoryEntry(
-        job_id=job_id, at=now, kind="uploaded", status=str(new.status),
-        stage=new.current_stage, attempt=new.attempts, message=message,
-    )])
+    jobs_store.append_history(
+        conn,
+        [
+            HistoryEntry(
+                job_id=job_id,
+                at=now,
+                kind="uploaded",
+                status=str(new.status),
+                stage=new.current_stage,
+                attempt=new.attempts,
+                message=message,
+            )
+        ],
+    )
     jobs_store.record_change(conn, new, now)
 
 
 def files_failed(conn: Connection, file_ids: list[str]) -> None:
     conn.execute(
-        files.update().where(files.c.file_id.in_(file_ids))
+        files.update()
+        .where(files.c.file_id.in_(file_ids))
         .values(status="failed", stored_path=None)
     )
 
