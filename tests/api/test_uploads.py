@@ -67,11 +67,12 @@ def test_pipeline_by_type_and_by_choice(client, analyst):
     assert doc["stages"] == ["Uploading", "Verifying"]
 
 
-def test_extending_a_case(client, analyst):
+def test_extending_a_case(client, analyst, clock):
     _, h = analyst
     first = upload(
         client, h, [("a.pdf", pdf_bytes(1)), ("b.csv", csv_bytes(3))], case_name="Case 7"
     ).json()
+    clock.advance(60)
     second = upload(
         client, h, [("c.wav", wav_bytes(1))], case_name="Case 7", parent_job_id=first["job_id"]
     ).json()

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from stagecoach.app import create_app
-from tests.samples import pdf_bytes
+from tests.samples import docx_bytes, pdf_bytes
 from tests.uploads_helpers import (
     UPLOAD,
     assert_nothing_left,
@@ -198,3 +198,18 @@ def test_disk_full_is_507_and_the_job_fails(client, analyst, services, monkeypat
     assert job["error"]["code"] == "storage_full" and job["error"]["retryable"] is False
     assert "disk space" in job["error"]["message"]
     assert job_row(services, job["job_id"])["claimable"] is False
+
+
+def test_accepted_formats_are_a_setting(make_settings, services, user_factory):
+    from fastapi.testclient import TestClient
+
+    settings = make_settings(upload_formats="pdf,csv")
+    services.ctx.settings = settings
+    with TestClient(create_app(settings, services=services)) as client:
+        user = user_factory()
+        token = services.accounts.login(user.username, "correct horse battery")
+        h = {"Authorization": f"Bearer {token}"}
+        r = upload(client, h, [("a.docx", docx_bytes(1))])
+        assert r.status_code == 415 and "Word document files are not accepted" in r.json()["detail"]
+        assert_nothing_left(services)
+        assert upload(client, h, [("a.pdf", pdf_bytes(1))]).status_code == 202

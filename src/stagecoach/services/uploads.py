@@ -155,10 +155,8 @@ class Uploads:
 
     @property
     def accepted_formats(self) -> tuple[str, ...]:
-        raw = getattr(self.ctx.settings, "upload_formats", None)
-        if not raw:
-            return ALL_FORMATS
-        return tuple(f.strip().lower() for f in raw.split(",") if f.strip())
+        raw = self.ctx.settings.upload_formats
+        return tuple(f.strip().lower() for f in raw.split(",") if f.strip()) or ALL_FORMATS
 
     async def receive(
         self, owner: User, parts: AsyncIterator[Part], *, content_length: int | None = None
