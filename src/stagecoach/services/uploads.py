@@ -22,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, BinaryIO, TypeVar
 
 import anyio
@@ -35,7 +36,7 @@ from stagecoach.domain.errors import (
     upload_interrupted_error,
 )
 from stagecoach.domain.filenames import display_name
-from stagecoach.domain.job_update import Report
+from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.records import User
 from stagecoach.domain.status import JobStatus
 from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
@@ -60,6 +61,8 @@ T = TypeVar("T")
 
 WRITE_BLOCK = 1 << 20  # bytes gathered before one write + hash, off the event loop
 MAX_CASE_NAME = 200
+# An upload still running after this long lost its server (crash, restart); see fail_abandoned.
+ABANDONED_AFTER = 24 * 3600.0
 
 # Pipelines and their planned stages. TODO(lead): switch to stagecoach.pipelines.registry
 # (load_pipelines(), pipeline_for_file_type()) once it is merged; these mirror it.
@@ -198,6 +201,36 @@ class Uploads:
             with anyio.CancelScope(shield=True):
                 await run.fail(upload_failed_error(), "upload failed")
             raise
+
+    def fail_abandoned(self, older_than_seconds: float = ABANDONED_AFTER) -> int:
+        """Fail the jobs of uploads whose server stopped mid-way (a crash, a restart): files
+        still "uploading" long after they started. Returns how many jobs were failed."""
+        cutoff = self.ctx.clock() - timedelta(seconds=older_than_seconds)
+        with self.ctx.db.read() as conn:
+            found = uploads_store.abandoned_uploads(conn, cutoff)
+        for job_id, rows in found.items():
+            for r in rows:
+                if r["stored_path"]:
+                    self.storage.delete(r["stored_path"])
+            error = upload_interrupted_error()
+            with self.ctx.db.write() as conn:
+                uploads_store.files_failed(conn, [r["file_id"] for r in rows])
+                uploads_store.artifacts_failed(conn, job_id, self.ctx.clock(), error.message)
+                job = jobs_store.get_job(conn, job_id, for_update=True)
+                if job is None or job.status is not JobStatus.PENDING:
+                    continue
+                outcome = apply_report(
+                    job,
+                    Report(
+                        status=JobStatus.FAILED, error=error, history_message="upload abandoned"
+                    ),
+                    self.ctx.clock(),
+                )
+                jobs_store.save_job(conn, job, outcome.job)
+                jobs_store.append_history(conn, outcome.history)
+                jobs_store.record_change(conn, outcome.job, self.ctx.clock())
+            log.warning("abandoned upload failed", extra={"job_id": job_id})
+        return len(found)
 
 
 class _Upload:

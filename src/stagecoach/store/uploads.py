@@ -107,3 +107,19 @@ def discard(conn: Connection, job_id: str | None, file_ids: list[str]) -> None:
         conn.execute(sa.delete(jobs).where(jobs.c.job_id == job_id))
     if file_ids:
         conn.execute(sa.delete(files).where(files.c.file_id.in_(file_ids)))
+
+
+def abandoned_uploads(
+    conn: Connection, started_before: datetime
+) -> dict[str, list[dict[str, str]]]:
+    """Files still "uploading" since before ``started_before`` (their server went away),
+    grouped by job: job_id -> [{file_id, stored_path, owner_id}]."""
+    rows = conn.execute(
+        sa.select(artifacts.c.job_id, files.c.file_id, files.c.stored_path, files.c.owner_id)
+        .join(artifacts, artifacts.c.file_id == files.c.file_id)
+        .where(files.c.status == "uploading", files.c.upload_time < started_before)
+    ).mappings()
+    out: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        out.setdefault(r["job_id"], []).append(dict(r))
+    return out
