@@ -79,6 +79,12 @@ def proc_status(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler:
     def __init__(self, pid: int, every: float = 0.02) -> None:
         self.pid, self.every = pid, every
@@ -168,8 +174,10 @@ def main() -> None:
             upload_once(client, token, MB)  # warm up
             for label, size, runs in SIZES:
                 before = proc_status(proc.pid, "VmRSS")
+                cpu0 = cpu_seconds(proc.pid)
                 with RssSampler(proc.pid) as sampler:
                     times = [upload_once(client, token, size) for _ in range(runs)]
+                cpu_per_gib = (cpu_seconds(proc.pid) - cpu0) / runs / (size / GiB)
                 best = min(times)
                 rows.append(
                     (
@@ -180,6 +188,7 @@ def main() -> None:
                         size / statistics.median(times) / MB,
                         before,
                         max(sampler.samples or [before]),
+                        cpu_per_gib,
                     )
                 )
             hwm = proc_status(proc.pid, "VmHWM")
@@ -197,13 +206,16 @@ def main() -> None:
     )
     print(
         f"{'file':>8} {'runs':>4} {'median s':>9} {'best MB/s':>10} {'median MB/s':>12} "
-        f"{'RSS before':>11} {'peak RSS during':>16}"
+        f"{'RSS before':>11} {'peak RSS during':>16} {'server CPU s/GiB':>17}"
     )
-    for label, runs, med, best_rate, med_rate, before, peak in rows:
+    for label, runs, med, best_rate, med_rate, before, peak, cpu in rows:
         print(
             f"{label:>8} {runs:>4} {med:>9.2f} {best_rate:>10.1f} {med_rate:>12.1f} "
-            f"{before / 1024:>8.1f} MiB {peak / 1024:>12.1f} MiB"
+            f"{before / 1024:>7.1f} MiB {peak / 1024:>12.1f} MiB {cpu:>17.2f}"
         )
+    print(
+        f"load average while benchmarking: {os.getloadavg()[0]:.1f} (other work shares the cores)"
+    )
     print(f"server peak RSS over the whole run (VmHWM): {hwm / 1024:.1f} MiB")
 
 
