@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` runs every ``bench/*_bench.py`` module's ``main()``."""
+"""Benchmarks: `make bench` (python -m bench) runs them all and prints their figures."""

@@ -37,7 +37,7 @@ from stagecoach.domain.errors import (
 )
 from stagecoach.domain.filenames import display_name
 from stagecoach.domain.job_update import Report, apply_report
-from stagecoach.domain.records import User
+from stagecoach.domain.records import Job, User
 from stagecoach.domain.status import JobStatus
 from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
 from stagecoach.media.probe import MediaFacts, probe
@@ -226,9 +226,10 @@ class Uploads:
                     ),
                     self.ctx.clock(),
                 )
-                jobs_store.save_job(conn, job, outcome.job)
+                failed = with_estimate(self.tracking, conn, outcome.job)
+                jobs_store.save_job(conn, job, failed)
                 jobs_store.append_history(conn, outcome.history)
-                jobs_store.record_change(conn, outcome.job, self.ctx.clock())
+                jobs_store.record_change(conn, failed, self.ctx.clock())
             log.warning("abandoned upload failed", extra={"job_id": job_id})
         return len(found)
 
@@ -452,18 +453,27 @@ class _Upload:
             self.job_id,
             {inc.file_id: inc.facts.file_type for inc in self.files if inc.facts is not None},
         )
-        uploads_store.job_uploaded(
-            conn,
-            self.job_id,
-            self.u.ctx.clock(),
+        now = self.u.ctx.clock()
+        job = jobs_store.get_job(conn, self.job_id, for_update=True)
+        assert job is not None
+        planned = job.evolve(
             pipeline=pipeline,
             stages=PIPELINE_STAGES[pipeline],
             unit=unit,
             duration_total=round(sum(amounts), 3) if amounts else None,
             case_name=self.case_name,
             parent_job_id=self.parent_job_id,
-            message=f"upload complete: {len(self.files)} file(s), "
-            f"{sum(f.size for f in self.files)} bytes",
+            claimable=True,
+            updated_at=now,
+            version=job.version + 1,
+        )
+        total = sum(f.size for f in self.files)
+        uploads_store.job_uploaded(
+            conn,
+            job,
+            with_estimate(self.u.tracking, conn, planned),
+            now,
+            message=f"upload complete: {len(self.files)} file(s), {total} bytes",
         )
 
     # --- when it goes wrong ---------------------------------------------------------------------
@@ -507,6 +517,13 @@ class _Upload:
         except Exception:
             log.exception("could not mark the broken upload's job failed", extra={"job_id": job_id})
         log.warning("upload failed: %s", why, extra={"job_id": job_id})
+
+
+def with_estimate(tracking: Tracking, conn: Connection, job: Job) -> Job:
+    """The job with a fresh time estimate, from the media facts just stored, when the
+    estimates service is there (it is Tracking's ``estimates``)."""
+    estimates = getattr(tracking, "estimates", None)
+    return estimates.refresh(conn, job) if estimates is not None else job
 
 
 def choose_pipeline(file_types: list[str]) -> str:

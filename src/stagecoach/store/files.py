@@ -16,14 +16,6 @@ def insert_file(conn: Connection, **values: Any) -> None:
     conn.execute(files.insert().values(**values))
 
 
-def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping | None:
-    return conn.execute(
-        sa.select(files).where(
-            files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
-        )
-    ).mappings().first()
-
-
 def complete_file(conn: Connection, file_id: str, **values: Any) -> None:
     conn.execute(files.update().where(files.c.file_id == file_id).values(**values))
 
@@ -33,3 +25,12 @@ def job_ids_for_file(conn: Connection, file_id: str) -> list[str]:
         sa.select(artifacts.c.job_id).where(artifacts.c.file_id == file_id).distinct()
     ).scalars()
     return list(rows)
+
+
+def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping | None:
+    return conn.execute(
+        sa.select(files).where(
+            files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
+        )
+    ).mappings().first()
+

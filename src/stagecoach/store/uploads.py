@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.records import Artifact, HistoryEntry
+from stagecoach.domain.records import Artifact, HistoryEntry, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store.tables import artifacts, files, job_events, job_history, jobs
@@ -38,39 +38,15 @@ def set_artifact_types(conn: Connection, job_id: str, types: dict[str, str]) -> 
         )
 
 
-def job_uploaded(
-    conn: Connection,
-    job_id: str,
-    now: datetime,
-    *,
-    pipeline: str,
-    stages: list[str],
-    unit: str,
-    duration_total: float | None,
-    case_name: str | None,
-    parent_job_id: str | None,
-    message: str,
-) -> None:
-    """Every file is in: the job gets its plan and becomes claimable by workers."""
-    job = jobs_store.get_job(conn, job_id, for_update=True)
-    assert job is not None
-    new = job.evolve(
-        pipeline=pipeline,
-        stages=stages,
-        unit=unit,
-        duration_total=duration_total,
-        case_name=case_name,
-        parent_job_id=parent_job_id,
-        claimable=True,
-        updated_at=now,
-        version=job.version + 1,
-    )
-    jobs_store.save_job(conn, job, new)
+def job_uploaded(conn: Connection, old: Job, new: Job, now: datetime, message: str) -> None:
+    """Every file is in: write the job's plan (claimable by workers from now on), a timeline
+    entry and a change-feed row. The caller holds the job's lock."""
+    jobs_store.save_job(conn, old, new)
     jobs_store.append_history(
         conn,
         [
             HistoryEntry(
-                job_id=job_id,
+                job_id=new.job_id,
                 at=now,
                 kind="uploaded",
                 status=str(new.status),
