@@ -33,4 +33,3 @@ def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping
             files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
         )
     ).mappings().first()
-
