@@ -506,14 +506,14 @@ class _Upload:
         job_id = self.job_id
         ids = [f.file_id for f in self.files]
         try:
-            await self._db(lambda c: uploads_store.files_failed(c, ids))
+            # Files and artifacts first, so whoever sees the job failed sees them failed too.
+            def files_and_artifacts(c: Connection) -> None:
+                uploads_store.files_failed(c, ids)
+                uploads_store.artifacts_failed(c, job_id, self.u.ctx.clock(), error.message)
+
+            await self._db(files_and_artifacts)
             report = Report(status=JobStatus.FAILED, error=error, history_message=why)
             await run_sync(self.u.tracking.report, self.owner, job_id, report)
-            await self._db(
-                lambda c: uploads_store.artifacts_failed(
-                    c, job_id, self.u.ctx.clock(), error.message
-                )
-            )
         except Exception:
             log.exception("could not mark the broken upload's job failed", extra={"job_id": job_id})
         log.warning("upload failed: %s", why, extra={"job_id": job_id})
