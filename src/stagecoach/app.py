@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from stagecoach import __version__, web
-from stagecoach.api import auth, health, jobs, problems
+from stagecoach.api import auth, cases, files, health, jobs, problems, uploads
 from stagecoach.api.limits import BodyLimit
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.embedded_worker = embedded_worker
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (health, auth, jobs):
+    for module in (health, auth, jobs, uploads, files, cases):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
     return app

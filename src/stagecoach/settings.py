@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # --- uploads -----------------------------------------------------------------------
     max_upload_mb: int = Field(2048, description="Largest file accepted per upload, in MiB.")
     max_files_per_upload: int = Field(20, description="Most files accepted in one upload.")
+    upload_formats: str = Field(
+        "wav,mp3,m4a,ogg,opus,flac,webm,mp4,mov,mkv,pdf,docx,txt,md,html,csv,tsv,xlsx,json",
+        description="Formats an upload may be (recognised by content, not by name), "
+        "comma-separated.",
+    )
 
     # --- worker and queue --------------------------------------------------------------
     worker_concurrency: int = Field(

@@ -74,3 +74,23 @@ def upload_interrupted_error() -> JobError:
         message="Upload was interrupted",
         hint="Upload the file again.",
     )
+
+
+def storage_full_error() -> JobError:
+    return JobError(
+        code="storage_full",
+        category=ErrorCategory.DEPENDENCY,
+        retryable=False,
+        message="The server ran out of disk space while storing the upload",
+        hint="Ask an administrator to free space on the server, then upload the file again.",
+    )
+
+
+def upload_failed_error() -> JobError:
+    return JobError(
+        code="upload_failed",
+        category=ErrorCategory.INTERNAL,
+        retryable=False,
+        message="The upload could not be stored",
+        hint="Upload the file again; if it keeps failing, the server's logs say why.",
+    )

@@ -8,9 +8,12 @@ from stagecoach.events.broker import EventBroker
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.pipelines.registry import load_pipelines
 from stagecoach.services.accounts import Accounts
+from stagecoach.services.cases import Cases
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
+from stagecoach.services.files import Files
 from stagecoach.services.tracking import Tracking
+from stagecoach.services.uploads import Uploads
 from stagecoach.storage.local import LocalStorage
 
 
@@ -41,3 +44,15 @@ class Services:
     @cached_property
     def events(self) -> EventBroker:
         return EventBroker(self.ctx)
+
+    @cached_property
+    def uploads(self) -> Uploads:
+        return Uploads(self.ctx, self.tracking, self.storage)
+
+    @cached_property
+    def files(self) -> Files:
+        return Files(self.ctx, self.storage)
+
+    @cached_property
+    def cases(self) -> Cases:
+        return Cases(self.ctx)

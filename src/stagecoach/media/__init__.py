@@ -1,0 +1,1 @@
+"""What an uploaded file is (by its bytes) and the facts read cheaply from it."""

@@ -1,0 +1,275 @@
+"""Media facts read cheaply at upload, so a time estimate exists before processing starts.
+
+Audio and video: duration from the container header (PyAV; nothing is decoded). PDF: page
+count (pypdf reads the page tree, not the content). Text documents: pages of
+``CHARS_PER_PAGE``. Datasets: row count, exact while cheap, else estimated from the bytes.
+A file that cannot be read as what it claims to be raises ``Rejected`` (422).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from stagecoach.media.detect import FORMATS, Format, Rejected
+
+CHARS_PER_PAGE = 3000  # a "page" of a format without pages (the pipelines use the same)
+EXACT_LINES_UP_TO = 256 * 2**20  # count every line of csv/tsv up to this size
+EXACT_JSON_UP_TO = 32 * 2**20  # parse JSON whole up to this size
+SAMPLE_BYTES = 2**20
+READ_CHUNK = 2**20
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    format: Format  # may differ from the detected one: an audio-only .mp4 is audio
+    duration_seconds: float | None = None
+    page_count: int | None = None
+    row_count: int | None = None
+
+    @property
+    def file_type(self) -> str:
+        return self.format.file_type
+
+
+def probe(path: Path, fmt: Format) -> MediaFacts:
+    if fmt.file_type in ("audio", "video"):
+        return _media(path, fmt)
+    if fmt.name == "pdf":
+        return MediaFacts(fmt, page_count=_pdf_pages(path))
+    if fmt.name == "docx":
+        return MediaFacts(fmt, page_count=_docx_pages(path))
+    if fmt.name in ("txt", "md", "html"):
+        size = path.stat().st_size
+        return MediaFacts(fmt, page_count=max(1, math.ceil(size / CHARS_PER_PAGE)))
+    if fmt.name in ("csv", "tsv"):
+        return MediaFacts(fmt, row_count=_text_rows(path))
+    if fmt.name == "xlsx":
+        return MediaFacts(fmt, row_count=_xlsx_rows(path))
+    if fmt.name == "json":
+        return MediaFacts(fmt, row_count=_json_rows(path))
+    return MediaFacts(fmt)
+
+
+# --- audio and video ---------------------------------------------------------------------
+
+
+def _media(path: Path, fmt: Format) -> MediaFacts:
+    import av
+
+    logging.getLogger("libav").setLevel(logging.ERROR)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            audio = list(container.streams.audio)
+            video = [s for s in container.streams.video if not _is_cover_art(s)]
+            if not audio and not video:
+                raise Rejected(f"the {fmt.label} file has no audio or video stream", 422)
+            duration = _duration(container, audio or video)
+    except Rejected:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise Rejected(f"the file cannot be read as {fmt.label} ({_short(exc)})", 422) from None
+    if duration is None or duration <= 0:
+        raise Rejected(f"the {fmt.label} file has no readable duration", 422)
+    if fmt.file_type == "video" and not video:  # an audio-only .mp4 or .webm is audio
+        fmt = (
+            FORMATS["m4a"]
+            if fmt.family == "iso-bmff"
+            else replace(fmt, file_type="audio", mime=fmt.mime.replace("video/", "audio/"))
+        )
+    return MediaFacts(fmt, duration_seconds=round(duration, 3))
+
+
+def _is_cover_art(stream: Any) -> bool:
+    """An MP3's or M4A's cover picture shows up as a one-frame video stream."""
+    import av
+
+    flag = getattr(getattr(av, "stream", None), "Disposition", None)
+    try:
+        return bool(flag is not None and stream.disposition & flag.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _duration(container: Any, streams: list[Any]) -> float | None:
+    import av
+
+    total = getattr(container, "duration", None)
+    if total:
+        return float(total) / av.time_base
+    best = None
+    for s in streams:
+        if s.duration and s.time_base:
+            d = float(s.duration * s.time_base)
+            best = d if best is None else max(best, d)
+    if best:
+        return best
+    # Some recordings (a browser's MediaRecorder webm) carry no duration: read the packet
+    # timestamps, which demuxes the file but decodes nothing.
+    stream = streams[0]
+    last = None
+    for packet in container.demux(stream):
+        if packet.pts is not None and packet.time_base is not None:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            last = end if last is None else max(last, end)
+    return last
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+def _pdf_pages(path: Path) -> int:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(str(path), strict=False)
+            if reader.is_encrypted:
+                reader.decrypt("")
+            pages = len(reader.pages)
+    except (PyPdfError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Rejected(f"the file cannot be read as a PDF document ({_short(exc)})", 422) from None
+    except Exception as exc:  # pypdf raises many kinds on damaged files
+        raise Rejected(f"the file cannot be read as a PDF document ({_short(exc)})", 422) from None
+    if pages < 1:
+        raise Rejected("the PDF document has no pages", 422)
+    return pages
+
+
+def _docx_pages(path: Path) -> int:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "word/document.xml" not in names:
+                raise Rejected("the file is a ZIP archive, not a Word document", 415)
+            if "docProps/app.xml" in names:
+                found = re.search(rb"<Pages>(\d+)</Pages>", z.read("docProps/app.xml"))
+                if found and int(found.group(1)) > 0:
+                    return int(found.group(1))
+            info = z.getinfo("word/document.xml")
+            if info.file_size > 64 * 2**20:
+                return max(1, info.file_size // (CHARS_PER_PAGE * 8))
+            xml = z.read("word/document.xml").decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise Rejected(f"the file cannot be read as a Word document ({_short(exc)})", 422) from None
+    chars = sum(len(t) for t in re.findall(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>", xml))
+    return max(1, math.ceil(chars / CHARS_PER_PAGE))
+
+
+# --- datasets ------------------------------------------------------------------------------
+
+
+def _text_rows(path: Path) -> int:
+    """Data rows (lines after the header). Exact up to a size, else estimated."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if size > EXACT_LINES_UP_TO:
+            sample = f.read(SAMPLE_BYTES)
+            lines = max(1, sample.count(b"\n"))
+            return max(0, round(size / (len(sample) / lines)) - 1)
+        lines = 0
+        last = b""
+        while chunk := f.read(READ_CHUNK):
+            lines += chunk.count(b"\n")
+            last = chunk
+    if last and not last.endswith(b"\n"):
+        lines += 1
+    return max(0, lines - 1)
+
+
+def _xlsx_rows(path: Path) -> int:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+            try:
+                ws = wb.active or wb.worksheets[0]
+                rows = ws.max_row
+                if rows is None:  # no dimension recorded: count by streaming the rows
+                    rows = sum(1 for _ in ws.iter_rows(values_only=True))
+            finally:
+                wb.close()
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError) as exc:
+        raise Rejected(
+            f"the file cannot be read as an Excel workbook ({_short(exc)})", 422
+        ) from None
+    return max(0, int(rows) - 1)
+
+
+def _json_rows(path: Path) -> int:
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(SAMPLE_BYTES)
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not stripped.startswith((b"[", b"{")):
+            raise Rejected("the file is not JSON (it must start with [ or {)", 422)
+        if _is_json_lines(stripped):
+            return _text_rows(path) + 1
+        if size > EXACT_JSON_UP_TO:
+            return _estimate_json_rows(stripped, size)
+        f.seek(0)
+        data = f.read()
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(f"the file is not valid JSON ({_short(exc)})", 422) from None
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        lists = [len(v) for v in value.values() if isinstance(v, list)]
+        return max(lists) if lists else 1
+    return 1
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """One JSON object per line (JSON Lines): the first line parses on its own."""
+    if not head.startswith(b"{"):
+        return False
+    first, newline, _ = head.partition(b"\n")
+    if not newline:
+        return False
+    try:
+        json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _estimate_json_rows(head: bytes, size: int) -> int:
+    """Rows of a large JSON list: the average size of the records in the first MiB."""
+    text = head.decode("utf-8", "ignore")
+    start = text.find("[")
+    if start < 0:
+        return 1
+    decoder = json.JSONDecoder()
+    pos, count = start + 1, 0
+    try:
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            if pos >= len(text) or text[pos] == "]":
+                break
+            _, pos = decoder.raw_decode(text, pos)
+            count += 1
+    except json.JSONDecodeError:
+        pass  # the sample ends inside a record
+    if count == 0 or pos <= start:
+        return 1
+    return max(1, round(size / ((pos - start) / count)))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]

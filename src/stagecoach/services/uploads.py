@@ -1,0 +1,537 @@
+"""Uploads: receive files as a stream, store them, and start a tracked job.
+
+The job exists from the first file on (pending, stage Uploading, not yet claimable), with
+one artifact per file. Each file goes to storage in chunks under a generated key while its
+size and sha256 are computed; its type is read from its first bytes and its media facts
+(duration, pages, rows) from the stored file. When every file is in, the files are marked
+stored, the job gets its pipeline, planned stages and ``duration_total``, and becomes
+claimable.
+
+Bad input (too large, too many files, empty, wrong or unknown type, an unknown parent)
+leaves nothing behind: no blob, no file record, no job. A client that goes away, or a full
+disk, leaves the job ``failed`` with the reason, and removes the partial blobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, BinaryIO, TypeVar
+
+import anyio
+from anyio.to_thread import run_sync
+from sqlalchemy.engine import Connection
+
+from stagecoach.domain.errors import (
+    JobError,
+    storage_full_error,
+    upload_failed_error,
+    upload_interrupted_error,
+)
+from stagecoach.domain.filenames import display_name
+from stagecoach.domain.job_update import Report, apply_report
+from stagecoach.domain.records import Job, User
+from stagecoach.domain.status import JobStatus
+from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
+from stagecoach.media.probe import MediaFacts, probe
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.errors import (
+    InsufficientStorage,
+    Invalid,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    UnsupportedMedia,
+)
+from stagecoach.services.tracking import NewJob, Tracking
+from stagecoach.storage.base import Storage
+from stagecoach.store import files as files_store
+from stagecoach.store import jobs as jobs_store
+from stagecoach.store import uploads as uploads_store
+
+log = logging.getLogger("stagecoach.uploads")
+T = TypeVar("T")
+
+WRITE_BLOCK = 1 << 20  # bytes gathered before one write + hash, off the event loop
+MAX_CASE_NAME = 200
+# An upload still running after this long lost its server (crash, restart); see fail_abandoned.
+ABANDONED_AFTER = 24 * 3600.0
+
+# Pipelines and their planned stages. TODO(lead): switch to stagecoach.pipelines.registry
+# (load_pipelines(), pipeline_for_file_type()) once it is merged; these mirror it.
+PIPELINE_BY_FILE_TYPE = {
+    "audio": "audio",
+    "video": "audio",
+    "document": "document",
+    "dataset": "dataset",
+    "other": "checksum",
+}
+PIPELINE_STAGES = {
+    "audio": ["Uploading", "Decoding", "Transcribing", "Analyzing"],
+    "document": ["Uploading", "Extracting", "Summarizing"],
+    "dataset": ["Uploading", "Parsing", "Profiling", "Charting", "Narrating"],
+    "checksum": ["Uploading", "Verifying"],
+}
+# The unit of a pipeline's work and the media fact that measures it.
+PIPELINE_UNITS = {
+    "audio": ("audio_seconds", "duration_seconds"),
+    "document": ("pages", "page_count"),
+    "dataset": ("rows", "row_count"),
+    "checksum": ("bytes", "size"),
+}
+
+
+# --- the events a multipart reader hands in ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldPart:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FileStart:
+    field: str
+    filename: bytes | str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class FileData:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FileEnd:
+    pass
+
+
+Part = FieldPart | FileStart | FileData | FileEnd
+
+
+class UploadInterrupted(ServiceError):
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str = "the upload was interrupted before it finished") -> None:
+        super().__init__(detail)
+
+
+@dataclass
+class _Incoming:
+    """One file being received."""
+
+    index: int
+    file_id: str
+    key: str
+    name: str
+    writer: BinaryIO | None = None
+    hasher: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+    format: Format | None = None
+    facts: MediaFacts | None = None
+    done: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"file {self.index + 1} '{self.name}'"
+
+
+class Uploads:
+    def __init__(self, ctx: ServiceContext, tracking: Tracking, storage: Storage) -> None:
+        self.ctx = ctx
+        self.tracking = tracking
+        self.storage = storage
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.ctx.settings.max_upload_mb * 2**20
+
+    @property
+    def accepted_formats(self) -> tuple[str, ...]:
+        raw = self.ctx.settings.upload_formats
+        return tuple(f.strip().lower() for f in raw.split(",") if f.strip()) or ALL_FORMATS
+
+    async def receive(
+        self, owner: User, parts: AsyncIterator[Part], *, content_length: int | None = None
+    ) -> dict[str, Any]:
+        """Receive one upload; returns the job's status document."""
+        settings = self.ctx.settings
+        most = self.max_file_bytes * settings.max_files_per_upload + 2**20 * 4
+        if content_length is not None and content_length > most:
+            raise TooLarge(
+                f"the upload is larger than {settings.max_files_per_upload} files of "
+                f"{settings.max_upload_mb} MiB each"
+            )
+        run = _Upload(self, owner)
+        try:
+            async with aclosing(parts) as events:  # type: ignore[type-var]
+                async for event in events:
+                    await run.on(event)
+            return await run.finish()
+        except UploadInterrupted:
+            with anyio.CancelScope(shield=True):
+                await run.fail(upload_interrupted_error(), "upload interrupted")
+            raise
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                with anyio.CancelScope(shield=True):
+                    await run.fail(upload_failed_error(), f"storage error: {exc}")
+                raise
+            with anyio.CancelScope(shield=True):
+                await run.fail(storage_full_error(), "disk full")
+            raise InsufficientStorage(
+                "the server ran out of storage space while saving the upload; nothing was "
+                "kept. Try again later or ask an administrator to free space."
+            ) from None
+        except ServiceError:
+            with anyio.CancelScope(shield=True):
+                await run.discard()
+            raise
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await run.fail(upload_failed_error(), "upload failed")
+            raise
+
+    def fail_abandoned(self, older_than_seconds: float = ABANDONED_AFTER) -> int:
+        """Fail the jobs of uploads whose server stopped mid-way (a crash, a restart): files
+        still "uploading" long after they started. Returns how many jobs were failed."""
+        cutoff = self.ctx.clock() - timedelta(seconds=older_than_seconds)
+        with self.ctx.db.read() as conn:
+            found = uploads_store.abandoned_uploads(conn, cutoff)
+        for job_id, rows in found.items():
+            for r in rows:
+                if r["stored_path"]:
+                    self.storage.delete(r["stored_path"])
+            error = upload_interrupted_error()
+            with self.ctx.db.write() as conn:
+                uploads_store.files_failed(conn, [r["file_id"] for r in rows])
+                uploads_store.artifacts_failed(conn, job_id, self.ctx.clock(), error.message)
+                job = jobs_store.get_job(conn, job_id, for_update=True)
+                if job is None or job.status is not JobStatus.PENDING:
+                    continue
+                outcome = apply_report(
+                    job,
+                    Report(
+                        status=JobStatus.FAILED, error=error, history_message="upload abandoned"
+                    ),
+                    self.ctx.clock(),
+                )
+                failed = with_estimate(self.tracking, conn, outcome.job)
+                jobs_store.save_job(conn, job, failed)
+                jobs_store.append_history(conn, outcome.history)
+                jobs_store.record_change(conn, failed, self.ctx.clock())
+            log.warning("abandoned upload failed", extra={"job_id": job_id})
+        return len(found)
+
+
+class _Upload:
+    """The state of one upload request."""
+
+    def __init__(self, uploads: Uploads, owner: User) -> None:
+        self.u = uploads
+        self.owner = owner
+        self.files: list[_Incoming] = []
+        self.current: _Incoming | None = None
+        self.job_id: str | None = None
+        self.case_name: str | None = None
+        self.parent_job_id: str | None = None
+        self.pipeline: str | None = None
+
+    async def _db(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        def work() -> T:
+            with self.u.ctx.db.write() if write else self.u.ctx.db.read() as conn:
+                return fn(conn)
+
+        return await run_sync(work)
+
+    # --- events ---------------------------------------------------------------------------
+    async def on(self, event: Part) -> None:
+        if isinstance(event, FileData):
+            await self._data(event.data)
+        elif isinstance(event, FileStart):
+            await self._start(event)
+        elif isinstance(event, FileEnd):
+            await self._end()
+        elif isinstance(event, FieldPart):
+            await self._field(event.name, event.value)
+
+    async def _field(self, name: str, value: str) -> None:
+        value = value.strip()
+        if name == "case_name":
+            cleaned = display_name(value, limit=10_000) if value else ""
+            if len(cleaned) > MAX_CASE_NAME:
+                raise Invalid(f"case_name is longer than {MAX_CASE_NAME} characters")
+            self.case_name = cleaned or None
+        elif name == "parent_job_id":
+            if len(value) > 36:
+                raise NotFound("parent job not found")
+            self.parent_job_id = value or None
+            if self.parent_job_id and self.job_id is None:
+                await self._check_parent()
+        elif name == "pipeline":
+            if value and value not in PIPELINE_STAGES:
+                raise Invalid(
+                    f"unknown pipeline '{value[:64]}'; one of: {', '.join(PIPELINE_STAGES)}"
+                )
+            self.pipeline = value or None
+        # Other fields are ignored, as browsers send their submit buttons too.
+
+    async def _check_parent(self) -> None:
+        pid = self.parent_job_id
+        assert pid is not None
+        found = await self._db(
+            lambda c: jobs_store.get_visible_job(c, self.owner, pid), write=False
+        )
+        if found is None:
+            raise NotFound(f"parent job {pid} not found")
+
+    async def _start(self, event: FileStart) -> None:
+        if event.field not in ("files", "file"):
+            raise Invalid(f"unexpected file field '{event.field[:64]}'; send files as 'files'")
+        limit = self.u.ctx.settings.max_files_per_upload
+        if len(self.files) >= limit:
+            raise TooLarge(f"too many files: at most {limit} per upload")
+        file_id = str(uuid.uuid4())
+        inc = _Incoming(
+            index=len(self.files),
+            file_id=file_id,
+            key=f"uploads/{file_id[:2]}/{file_id}",  # never the client's name
+            name=display_name(event.filename),
+        )
+        self.files.append(inc)
+        self.current = inc
+        await self._db(lambda c: self._record_start(c, inc))
+        inc.writer = await run_sync(self.u.storage.open_write, inc.key)
+
+    def _record_start(self, conn: Connection, inc: _Incoming) -> None:
+        now = self.u.ctx.clock()
+        files_store.insert_file(
+            conn,
+            file_id=inc.file_id,
+            owner_id=self.owner.user_id,
+            original_name=inc.name,
+            stored_path=inc.key,
+            type="other",
+            mime="application/octet-stream",
+            size=0,
+            upload_time=now,
+            status="uploading",
+        )
+        if self.job_id is None:
+            doc = self.u.tracking.create_job(
+                self.owner,
+                NewJob(
+                    related_file_ids=[inc.file_id],
+                    pipeline=self.pipeline,
+                    stages=["Uploading"],
+                    case_name=self.case_name,
+                    parent_job_id=self.parent_job_id,
+                    claimable=False,
+                ),
+                conn=conn,
+            )
+            self.job_id = doc["job_id"]
+        else:
+            uploads_store.add_artifact(conn, self.job_id, inc.file_id, inc.index, inc.name)
+
+    async def _data(self, data: bytes) -> None:
+        inc = self.current
+        if inc is None:
+            return
+        if inc.size + len(inc.pending) + len(data) > self.u.max_file_bytes:
+            raise TooLarge(
+                f"{inc.label} is larger than the limit of {self.u.ctx.settings.max_upload_mb} "
+                "MiB per file"
+            )
+        inc.pending += data
+        if inc.format is None and len(inc.pending) >= HEAD_BYTES:
+            self._detect(inc, complete=False)
+        if len(inc.pending) >= WRITE_BLOCK:
+            await self._flush(inc)
+
+    def _detect(self, inc: _Incoming, *, complete: bool) -> None:
+        try:
+            inc.format = detect(
+                bytes(inc.pending[:HEAD_BYTES]),
+                inc.name,
+                complete=complete,
+                accepted=self.u.accepted_formats,
+            )
+        except Rejected as exc:
+            raise _rejection(inc, exc) from None
+
+    async def _flush(self, inc: _Incoming) -> None:
+        block = bytes(inc.pending)
+        inc.pending.clear()
+        writer = inc.writer
+        assert writer is not None
+
+        def write() -> None:
+            writer.write(block)
+            inc.hasher.update(block)
+
+        await run_sync(write)
+        inc.size += len(block)
+
+    async def _end(self) -> None:
+        inc = self.current
+        if inc is None:
+            return
+        self.current = None
+        if inc.size == 0 and not inc.pending:
+            raise Invalid(f"{inc.label}: the file is empty")
+        if inc.format is None:
+            self._detect(inc, complete=True)
+        await self._flush(inc)
+        assert inc.writer is not None and inc.format is not None
+        await run_sync(inc.writer.close)
+        fmt = inc.format
+        try:
+            inc.facts = await run_sync(probe, self.u.storage.path(inc.key), fmt)
+        except Rejected as exc:
+            raise _rejection(inc, exc) from None
+        inc.done = True
+
+    # --- the end ----------------------------------------------------------------------------
+    async def finish(self) -> dict[str, Any]:
+        if not self.files:
+            raise Invalid("no files: send one or more files in the 'files' field")
+        if self.current is not None or not all(f.done for f in self.files):
+            raise Invalid("the multipart body ended inside a file")
+        job_id = self.job_id
+        assert job_id is not None
+        await self._db(self._complete)
+        log.info(
+            "upload stored",
+            extra={
+                "job_id": job_id,
+                "files": len(self.files),
+                "bytes": sum(f.size for f in self.files),
+            },
+        )
+        return await run_sync(self.u.tracking.status, self.owner, job_id)
+
+    def _complete(self, conn: Connection) -> None:
+        pid = self.parent_job_id
+        if pid is not None and jobs_store.get_visible_job(conn, self.owner, pid) is None:
+            raise NotFound(f"parent job {pid} not found")
+        types = [inc.facts.file_type for inc in self.files if inc.facts is not None]
+        pipeline = self.pipeline or choose_pipeline(types)
+        unit, fact_name = PIPELINE_UNITS[pipeline]
+        amounts: list[float] = []
+        for inc in self.files:
+            f = inc.facts
+            assert f is not None
+            value = inc.size if fact_name == "size" else getattr(f, fact_name)
+            if value is not None:
+                amounts.append(float(value))
+            files_store.complete_file(
+                conn,
+                inc.file_id,
+                type=f.file_type,
+                mime=f.format.mime,
+                size=inc.size,
+                sha256=inc.hasher.hexdigest(),
+                status="stored",
+                duration_seconds=f.duration_seconds,
+                page_count=f.page_count,
+                row_count=f.row_count,
+            )
+        assert self.job_id is not None
+        uploads_store.set_artifact_types(
+            conn,
+            self.job_id,
+            {inc.file_id: inc.facts.file_type for inc in self.files if inc.facts is not None},
+        )
+        now = self.u.ctx.clock()
+        job = jobs_store.get_job(conn, self.job_id, for_update=True)
+        assert job is not None
+        planned = job.evolve(
+            pipeline=pipeline,
+            stages=PIPELINE_STAGES[pipeline],
+            unit=unit,
+            duration_total=round(sum(amounts), 3) if amounts else None,
+            case_name=self.case_name,
+            parent_job_id=self.parent_job_id,
+            claimable=True,
+            updated_at=now,
+            version=job.version + 1,
+        )
+        total = sum(f.size for f in self.files)
+        uploads_store.job_uploaded(
+            conn,
+            job,
+            with_estimate(self.u.tracking, conn, planned),
+            now,
+            message=f"upload complete: {len(self.files)} file(s), {total} bytes",
+        )
+
+    # --- when it goes wrong ---------------------------------------------------------------------
+    async def _remove_blobs(self) -> None:
+        def remove() -> None:
+            for inc in self.files:
+                if inc.writer is not None:
+                    # A full disk may refuse the last flush; the blob goes anyway.
+                    with contextlib.suppress(OSError):
+                        inc.writer.close()
+                self.u.storage.delete(inc.key)
+
+        await run_sync(remove)
+
+    async def discard(self) -> None:
+        """Bad input: remove everything this upload started."""
+        await self._remove_blobs()
+        if self.files:
+            ids = [f.file_id for f in self.files]
+            await self._db(lambda c: uploads_store.discard(c, self.job_id, ids))
+
+    async def fail(self, error: JobError, why: str) -> None:
+        """The upload broke off: the job is failed with ``error``, partial blobs removed."""
+        await self._remove_blobs()
+        if self.job_id is None:
+            if self.files:  # the job was never made, so its file rows go too
+                ids = [f.file_id for f in self.files]
+                await self._db(lambda c: uploads_store.discard(c, None, ids))
+            return
+        job_id = self.job_id
+        ids = [f.file_id for f in self.files]
+        try:
+            # Files and artifacts first, so whoever sees the job failed sees them failed too.
+            def files_and_artifacts(c: Connection) -> None:
+                uploads_store.files_failed(c, ids)
+                uploads_store.artifacts_failed(c, job_id, self.u.ctx.clock(), error.message)
+
+            await self._db(files_and_artifacts)
+            report = Report(status=JobStatus.FAILED, error=error, history_message=why)
+            await run_sync(self.u.tracking.report, self.owner, job_id, report)
+        except Exception:
+            log.exception("could not mark the broken upload's job failed", extra={"job_id": job_id})
+        log.warning("upload failed: %s", why, extra={"job_id": job_id})
+
+
+def with_estimate(tracking: Tracking, conn: Connection, job: Job) -> Job:
+    """The job with a fresh time estimate, from the media facts just stored, when the
+    estimates service is there (it is Tracking's ``estimates``)."""
+    estimates = getattr(tracking, "estimates", None)
+    return estimates.refresh(conn, job) if estimates is not None else job
+
+
+def choose_pipeline(file_types: list[str]) -> str:
+    """The pipeline for the job's files: the most common one among them, the first on a tie."""
+    names = [PIPELINE_BY_FILE_TYPE.get(t, "checksum") for t in file_types]
+    return max(names, key=lambda n: (names.count(n), -names.index(n)))
+
+
+def _rejection(inc: _Incoming, exc: Rejected) -> ServiceError:
+    detail = f"{inc.label}: {exc.reason}"
+    return UnsupportedMedia(detail) if exc.status == 415 else Invalid(detail)
