@@ -19,7 +19,7 @@ import errno
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +41,10 @@ from stagecoach.domain.records import Job, User
 from stagecoach.domain.status import JobStatus
 from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
 from stagecoach.media.probe import MediaFacts, probe
+from stagecoach.pipelines.base import Pipeline
+from stagecoach.pipelines.registry import pipeline_for_file_type
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.estimates import UNIT_FACT
 from stagecoach.services.errors import (
     InsufficientStorage,
     Invalid,
@@ -64,28 +67,7 @@ MAX_CASE_NAME = 200
 # An upload still running after this long lost its server (crash, restart); see fail_abandoned.
 ABANDONED_AFTER = 24 * 3600.0
 
-# Pipelines and their planned stages. TODO(lead): switch to stagecoach.pipelines.registry
-# (load_pipelines(), pipeline_for_file_type()) once it is merged; these mirror it.
-PIPELINE_BY_FILE_TYPE = {
-    "audio": "audio",
-    "video": "audio",
-    "document": "document",
-    "dataset": "dataset",
-    "other": "checksum",
-}
-PIPELINE_STAGES = {
-    "audio": ["Uploading", "Decoding", "Transcribing", "Analyzing"],
-    "document": ["Uploading", "Extracting", "Summarizing"],
-    "dataset": ["Uploading", "Parsing", "Profiling", "Charting", "Narrating"],
-    "checksum": ["Uploading", "Verifying"],
-}
-# The unit of a pipeline's work and the media fact that measures it.
-PIPELINE_UNITS = {
-    "audio": ("audio_seconds", "duration_seconds"),
-    "document": ("pages", "page_count"),
-    "dataset": ("rows", "row_count"),
-    "checksum": ("bytes", "size"),
-}
+UPLOADING = "Uploading"  # the stage every uploaded job starts in, before its pipeline's
 
 
 # --- the events a multipart reader hands in ------------------------------------------------
@@ -151,6 +133,10 @@ class Uploads:
         self.ctx = ctx
         self.tracking = tracking
         self.storage = storage
+
+    @property
+    def pipelines(self) -> Mapping[str, Pipeline]:
+        return self.tracking.estimates.pipelines
 
     @property
     def max_file_bytes(self) -> int:
@@ -279,10 +265,9 @@ class _Upload:
             if self.parent_job_id and self.job_id is None:
                 await self._check_parent()
         elif name == "pipeline":
-            if value and value not in PIPELINE_STAGES:
-                raise Invalid(
-                    f"unknown pipeline '{value[:64]}'; one of: {', '.join(PIPELINE_STAGES)}"
-                )
+            known = self.u.pipelines
+            if value and value not in known:
+                raise Invalid(f"unknown pipeline '{value[:64]}'; one of: {', '.join(known)}")
             self.pipeline = value or None
         # Other fields are ignored, as browsers send their submit buttons too.
 
@@ -333,7 +318,7 @@ class _Upload:
                 NewJob(
                     related_file_ids=[inc.file_id],
                     pipeline=self.pipeline,
-                    stages=["Uploading"],
+                    stages=[UPLOADING],
                     case_name=self.case_name,
                     parent_job_id=self.parent_job_id,
                     claimable=False,
@@ -427,7 +412,9 @@ class _Upload:
             raise NotFound(f"parent job {pid} not found")
         types = [inc.facts.file_type for inc in self.files if inc.facts is not None]
         pipeline = self.pipeline or choose_pipeline(types)
-        unit, fact_name = PIPELINE_UNITS[pipeline]
+        # The job's unit is its pipeline's first stage's (audio seconds, pages, rows, bytes).
+        unit = self.u.pipelines[pipeline].stages[0].unit
+        fact_name = UNIT_FACT.get(unit, "size")
         amounts: list[float] = []
         for inc in self.files:
             f = inc.facts
@@ -458,7 +445,7 @@ class _Upload:
         assert job is not None
         planned = job.evolve(
             pipeline=pipeline,
-            stages=PIPELINE_STAGES[pipeline],
+            stages=[UPLOADING, *self.u.pipelines[pipeline].stage_names],
             unit=unit,
             duration_total=round(sum(amounts), 3) if amounts else None,
             case_name=self.case_name,
@@ -520,15 +507,13 @@ class _Upload:
 
 
 def with_estimate(tracking: Tracking, conn: Connection, job: Job) -> Job:
-    """The job with a fresh time estimate, from the media facts just stored, when the
-    estimates service is there (it is Tracking's ``estimates``)."""
-    estimates = getattr(tracking, "estimates", None)
-    return estimates.refresh(conn, job) if estimates is not None else job
+    """The job with a fresh time estimate, from the media facts just stored."""
+    return tracking.estimates.refresh(conn, job)
 
 
 def choose_pipeline(file_types: list[str]) -> str:
     """The pipeline for the job's files: the most common one among them, the first on a tie."""
-    names = [PIPELINE_BY_FILE_TYPE.get(t, "checksum") for t in file_types]
+    names = [pipeline_for_file_type(t) for t in file_types]
     return max(names, key=lambda n: (names.count(n), -names.index(n)))
 
 
