@@ -231,3 +231,10 @@ def test_no_wait_while_a_slot_is_free() -> None:
     assert q.wait_seconds == 0.0
     e = estimate(transcription(600), now=at(62), rates=rates, queue=q)
     assert (e.queue_position, e.wait_seconds) == (1, 0.0)
+
+
+def test_an_overdue_finish_is_replaced_not_smoothed() -> None:
+    # The finish shown before (10 s) has passed; the fresh estimate says 400 s. Smoothing from
+    # the broken promise would show "done now"; the estimate shown must be the fresh one.
+    shown = Shown(at(10), T0)
+    assert smooth(at(400), shown, at(60)) == at(400)

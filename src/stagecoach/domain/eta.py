@@ -162,6 +162,10 @@ def smooth(raw: datetime, previous: Shown | None, now: datetime) -> datetime:
     """
     if previous is None:
         return raw
+    if previous.estimated_completion <= now:
+        # The finish shown before has passed: that promise is broken. Smoothing toward the
+        # new estimate from there would show "done" while work remains; show it as it is.
+        return raw
     dt = (now - previous.at).total_seconds()
     if dt <= 0:
         return max(previous.estimated_completion, now)
