@@ -6,6 +6,8 @@ from functools import cached_property
 
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.queue import Queue
+from stagecoach.services.results import Results
 from stagecoach.services.tracking import Tracking
 from stagecoach.storage.local import LocalStorage
 
@@ -25,3 +27,11 @@ class Services:
     @cached_property
     def storage(self) -> LocalStorage:
         return LocalStorage(self.ctx.settings.files_dir)
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(self.ctx, self.storage)
+
+    @cached_property
+    def results(self) -> Results:
+        return Results(self.ctx, self.storage)
