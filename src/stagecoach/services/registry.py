@@ -6,6 +6,7 @@ from functools import cached_property
 
 from stagecoach.services.accounts import Accounts
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.metrics import Metrics
 from stagecoach.services.queue import Queue
 from stagecoach.services.results import Results
 from stagecoach.services.tracking import Tracking
@@ -35,3 +36,7 @@ class Services:
     @cached_property
     def results(self) -> Results:
         return Results(self.ctx, self.storage)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics(self.ctx)
