@@ -144,7 +144,8 @@ class Queue:
 
     def check_leases(self, worker_id: str, leases: Mapping[str, int],
                      *, renew: bool) -> dict[str, str]:
-        """For each held job: "ok", "cancelled" or "lost"; renews the live ones if asked."""
+        """For each held job: "ok", "cancelled", "lost", or "ended" (by this worker, a moment
+        ago); renews the live ones if asked."""
         now = self.ctx.clock()
         out: dict[str, str] = {}
         if renew:
@@ -166,8 +167,8 @@ class Queue:
                 out[job_id] = "cancelled"
             elif status == "processing":
                 out[job_id] = "ok"
-            else:
-                out[job_id] = "lost"
+            else:  # this worker just ended the attempt itself (completed, failed, retry)
+                out[job_id] = "ended"
         for job_id, state in out.items():
             if state == "lost":
                 log.warning("lease lost", extra={"job_id": job_id, "worker_id": worker_id})

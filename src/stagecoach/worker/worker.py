@@ -77,9 +77,11 @@ class Worker:
         lease = self.settings.lease_seconds
         self.housekeeping_interval = housekeeping_interval or max(0.5, min(lease / 2, 10.0))
         self.queue = Queue(ctx, storage)
-        modules = sorted({"stagecoach.worker.child"} | {
+        # Imported once by the forkserver, so a stage process starts in milliseconds: the
+        # stage modules, and what a re-import of the main module (the CLI) would pull in.
+        modules = ["stagecoach.cli", "stagecoach.worker.worker", *sorted({
             s.run.__module__ for p in self.pipelines.values() for s in p.stages
-        })
+        })]
         self.mp_context = mp_context(modules)
         self.runners: dict[str, JobRunner] = {}
         self._lock = threading.Lock()
@@ -194,7 +196,7 @@ class Worker:
                     with self._lock:
                         for job_id, state in states.items():
                             r = self.runners.get(job_id)
-                            if r is not None and r.token == held[job_id] and state != "ok":
+                            if r is not None and r.token == held[job_id] and state not in ("ok", "ended"):
                                 r.set_state(state)
                 elif renew:
                     self.queue.heartbeat_worker(self.worker_id)
