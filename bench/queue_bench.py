@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,8 +32,9 @@ from stagecoach.store.db import make_engine
 from stagecoach.store.tables import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("STAGECOACH_TEST_PG_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "STAGECOACH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 JOBS = int(os.environ.get("QUEUE_BENCH_JOBS", "80"))
 REPORTS = int(os.environ.get("QUEUE_BENCH_REPORTS", "500000"))
 
@@ -56,8 +56,7 @@ def many_reports(a: ArtifactInput, r: Reporter) -> None:
 
 PIPELINES = {
     "trivial": Pipeline("trivial", ("other",), (Stage("Working", "items", trivial, one),)),
-    "reports": Pipeline("reports", ("other",), (Stage("Reporting", "reports", many_reports,
-                                                      one),)),
+    "reports": Pipeline("reports", ("other",), (Stage("Reporting", "reports", many_reports, one),)),
 }
 
 
@@ -67,8 +66,9 @@ def fresh_db(kind: str, tmp: Path) -> str | None:
         url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
     else:
         try:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT",
-                                     connect_args={"connect_timeout": 3})
+            admin = sa.create_engine(
+                PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+            )
             name = f"sc_bench_{uuid.uuid4().hex[:10]}"
             with admin.connect() as c:
                 c.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -93,12 +93,16 @@ def drop_db(url: str) -> None:
 
 class Bench:
     def __init__(self, url: str, data_dir: Path) -> None:
-        self.settings = Settings(data_dir=data_dir, database_url=url,
-                                 admin_password="bench-admin-password",
-                                 progress_write_interval=1.0)
+        self.settings = Settings(
+            data_dir=data_dir,
+            database_url=url,
+            admin_password="bench-admin-password",
+            progress_write_interval=1.0,
+        )
         self.services = Services(ServiceContext.from_settings(self.settings))
         self.user: User = self.services.accounts.create_user(
-            f"bench{uuid.uuid4().hex[:6]}", "bench-password", "analyst")
+            f"bench{uuid.uuid4().hex[:6]}", "bench-password", "analyst"
+        )
         content = b"bench"
         self.file_id = str(uuid.uuid4())
         key = f"uploads/{self.file_id}"
@@ -106,30 +110,62 @@ class Bench:
             f.write(content)
         with self.services.ctx.db.write() as conn:
             files_store.insert_file(
-                conn, file_id=self.file_id, owner_id=self.user.user_id, original_name="b.txt",
-                stored_path=key, type="other", mime="text/plain", size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(), upload_time=datetime.now(UTC),
-                status="stored")
+                conn,
+                file_id=self.file_id,
+                owner_id=self.user.user_id,
+                original_name="b.txt",
+                stored_path=key,
+                type="other",
+                mime="text/plain",
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                upload_time=datetime.now(UTC),
+                status="stored",
+            )
 
     def enqueue(self, pipeline: str = "trivial") -> str:
         doc = self.services.tracking.create_job(
-            self.user, NewJob([self.file_id], pipeline=pipeline, claimable=True))
+            self.user, NewJob([self.file_id], pipeline=pipeline, claimable=True)
+        )
         return str(doc["job_id"])
 
     def rows(self) -> list[sa.Row]:
         with self.services.ctx.db.read() as conn:
-            return list(conn.execute(sa.select(jobs.c.status, jobs.c.created_at,
-                                               jobs.c.started_at, jobs.c.finished_at)))
+            return list(
+                conn.execute(
+                    sa.select(
+                        jobs.c.status, jobs.c.created_at, jobs.c.started_at, jobs.c.finished_at
+                    )
+                )
+            )
 
     def start_workers(self, n: int, log: Path) -> list[subprocess.Popen]:
-        env = dict(os.environ, PYTHONPATH=str(ROOT),
-                   STAGECOACH_DATA_DIR=str(self.settings.data_dir),
-                   STAGECOACH_DATABASE_URL=self.settings.db_url, STAGECOACH_LOG_LEVEL="WARNING")
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            STAGECOACH_DATA_DIR=str(self.settings.data_dir),
+            STAGECOACH_DATABASE_URL=self.settings.db_url,
+            STAGECOACH_LOG_LEVEL="WARNING",
+        )
         exe = Path(sys.executable).parent / "stagecoach"
         out = log.open("ab")
-        return [subprocess.Popen([str(exe), "worker", "--concurrency", "2", "--pipelines",
-                                  "bench.queue_bench:PIPELINES"], env=env, cwd=ROOT,
-                                 stdout=out, stderr=subprocess.STDOUT) for _ in range(n)]
+        return [
+            subprocess.Popen(
+                [
+                    str(exe),
+                    "worker",
+                    "--concurrency",
+                    "2",
+                    "--pipelines",
+                    "bench.queue_bench:PIPELINES",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(n)
+        ]
 
     def wait_all_done(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -175,8 +211,10 @@ def throughput(kind: str, n_workers: int, tmp: Path) -> str:
         finished = max(r.finished_at for r in rows if r.finished_at)
         span = (finished - started).total_seconds()
         done = sum(1 for r in rows if r.status == "completed")
-        return (f"{done / span:6.1f} jobs/s  ({done}/{JOBS} jobs in {span:.1f} s"
-                f"{'' if ok else ', TIMED OUT'})")
+        return (
+            f"{done / span:6.1f} jobs/s  ({done}/{JOBS} jobs in {span:.1f} s"
+            f"{'' if ok else ', TIMED OUT'})"
+        )
     finally:
         stop(procs)
         bench.close()
@@ -197,8 +235,11 @@ def claim_latency(kind: str, tmp: Path, n: int = 40, gap: float = 0.15) -> str:
             bench.enqueue()
             time.sleep(gap)
         bench.wait_all_done(120)
-        lat = [(r.started_at - r.created_at).total_seconds() * 1000 for r in bench.rows()
-               if r.started_at]
+        lat = [
+            (r.started_at - r.created_at).total_seconds() * 1000
+            for r in bench.rows()
+            if r.started_at
+        ]
         lat = lat[1:] if warm else lat
         return f"p50 {pct(lat, 0.5):6.0f} ms   p99 {pct(lat, 0.99):6.0f} ms   (n={len(lat)})"
     finally:
@@ -214,8 +255,9 @@ def progress_absorption(tmp: Path) -> str:
     url = fresh_db("sqlite", tmp)
     assert url is not None
     bench = Bench(url, tmp / "data-progress")
-    worker = Worker(bench.services.ctx, bench.services.storage, PIPELINES, concurrency=1,
-                    poll_interval=0.05)
+    worker = Worker(
+        bench.services.ctx, bench.services.storage, PIPELINES, concurrency=1, poll_interval=0.05
+    )
     worker.start()
     try:
         job_id = bench.enqueue("reports")
@@ -223,12 +265,15 @@ def progress_absorption(tmp: Path) -> str:
             pass
         with bench.services.ctx.db.read() as conn:
             art = jobs_store.job_artifacts(conn, job_id)[0]
-            writes = conn.execute(sa.text(
-                "SELECT count(*) FROM job_events WHERE job_id = :j"), {"j": job_id}).scalar_one()
+            writes = conn.execute(
+                sa.text("SELECT count(*) FROM job_events WHERE job_id = :j"), {"j": job_id}
+            ).scalar_one()
         seconds = art.processing_stages["Reporting"]
-        return (f"{REPORTS / seconds:,.0f} reporter calls/s through the child pipe and relay "
-                f"({REPORTS:,} calls in {seconds:.2f} s, {worker.progress_calls:,} relayed; "
-                f"{writes} database writes for the job)")
+        return (
+            f"{REPORTS / seconds:,.0f} reporter calls/s through the child pipe and relay "
+            f"({REPORTS:,} calls in {seconds:.2f} s, {worker.progress_calls:,} relayed; "
+            f"{writes} database writes for the job)"
+        )
     finally:
         worker.stop()
         bench.close()

@@ -13,20 +13,40 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def job(**kw):
-    base = dict(job_id="j", owner_id="o", status=JobStatus.PROCESSING, created_at=NOW,
-                updated_at=NOW, attempts=1, max_attempts=3)
+    base = dict(
+        job_id="j",
+        owner_id="o",
+        status=JobStatus.PROCESSING,
+        created_at=NOW,
+        updated_at=NOW,
+        attempts=1,
+        max_attempts=3,
+    )
     base.update(kw)
     return Job(**base)
 
 
 def art(status, error=None, **kw):
-    return Artifact(artifact_id=kw.pop("aid", "a"), job_id="j", position=0, filename="f",
-                    file_type="other", status=status, error=error, **kw)
+    return Artifact(
+        artifact_id=kw.pop("aid", "a"),
+        job_id="j",
+        position=0,
+        filename="f",
+        file_type="other",
+        status=status,
+        error=error,
+        **kw,
+    )
 
 
 PERM = {"code": "bad", "category": "input", "retryable": False, "message": "bad", "hint": "h"}
-TRANS = {"code": "busy", "category": "dependency", "retryable": True, "message": "busy",
-         "hint": "h"}
+TRANS = {
+    "code": "busy",
+    "category": "dependency",
+    "retryable": True,
+    "message": "busy",
+    "hint": "h",
+}
 
 
 def test_backoff_grows_exponentially_with_jitter_inside_bounds():
@@ -40,10 +60,13 @@ def test_backoff_grows_exponentially_with_jitter_inside_bounds():
 
 
 def test_attempt_end_completed_failed_or_retried():
-    assert rules.attempt_end(job(), [art(JobStatus.COMPLETED)], backoff_base=1).status \
+    assert (
+        rules.attempt_end(job(), [art(JobStatus.COMPLETED)], backoff_base=1).status
         is JobStatus.COMPLETED
-    end = rules.attempt_end(job(), [art(JobStatus.COMPLETED), art(JobStatus.FAILED, PERM)],
-                            backoff_base=1)
+    )
+    end = rules.attempt_end(
+        job(), [art(JobStatus.COMPLETED), art(JobStatus.FAILED, PERM)], backoff_base=1
+    )
     assert end.status is JobStatus.FAILED and end.error.code == "bad"
     end = rules.attempt_end(job(), [art(JobStatus.FAILED, TRANS)], backoff_base=1)
     assert end.status is JobStatus.PENDING and end.retry_in is not None
@@ -51,8 +74,9 @@ def test_attempt_end_completed_failed_or_retried():
     assert end.status is JobStatus.FAILED and not end.error.retryable
     assert "after 3 attempts" in end.error.message
     # a permanent error wins over a retryable one
-    end = rules.attempt_end(job(), [art(JobStatus.FAILED, TRANS), art(JobStatus.FAILED, PERM)],
-                            backoff_base=1)
+    end = rules.attempt_end(
+        job(), [art(JobStatus.FAILED, TRANS), art(JobStatus.FAILED, PERM)], backoff_base=1
+    )
     assert end.status is JobStatus.FAILED
 
 
@@ -68,15 +92,19 @@ def test_lease_and_stall_decisions():
 
 
 def test_progress_is_mean_of_stage_fractions_then_of_artifacts():
-    units = {"A": {"unit": "bytes", "done": 50, "total": 100},
-             "B": {"unit": "x", "done": 0, "total": 0}}
+    units = {
+        "A": {"unit": "bytes", "done": 50, "total": 100},
+        "B": {"unit": "x", "done": 0, "total": 0},
+    }
     assert rules.artifact_progress(["A", "B"], units) == 25.0
     units["B"]["finished"] = True
     assert rules.artifact_progress(["A", "B"], units) == 75.0
     arts = [art(JobStatus.COMPLETED), art(JobStatus.PROCESSING, progress=50.0)]
     assert rules.job_progress(arts) == 75.0
-    done = art(JobStatus.PROCESSING, stage_units={"A": {"unit": "bytes", "done": 10, "total": 9,
-                                                        "finished": True}})
+    done = art(
+        JobStatus.PROCESSING,
+        stage_units={"A": {"unit": "bytes", "done": 10, "total": 9, "finished": True}},
+    )
     assert rules.units_processed([done], "bytes") == 9
     assert rules.units_processed([done], "pages") is None
 

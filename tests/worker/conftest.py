@@ -55,10 +55,17 @@ def make_file(wservices: Services, owner: User) -> Callable[..., str]:
             f.write(content)
         with wservices.ctx.db.write() as conn:
             files_store.insert_file(
-                conn, file_id=file_id, owner_id=(user or owner).user_id, original_name=name,
-                stored_path=key, type="other", mime="application/octet-stream",
-                size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                upload_time=datetime.now(UTC), status="stored",
+                conn,
+                file_id=file_id,
+                owner_id=(user or owner).user_id,
+                original_name=name,
+                stored_path=key,
+                type="other",
+                mime="application/octet-stream",
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                upload_time=datetime.now(UTC),
+                status="stored",
             )
         return file_id
 

@@ -37,8 +37,9 @@ def read_slowly(a: ArtifactInput, r: Reporter) -> None:
             r.progress(done, f"read {done} bytes")
             time.sleep(delay)
     if h.hexdigest() != a.sha256:
-        raise StageError("checksum_mismatch", "The file does not match its checksum.",
-                         hint="Upload it again.")
+        raise StageError(
+            "checksum_mismatch", "The file does not match its checksum.", hint="Upload it again."
+        )
     (a.work_dir / "sha256").write_text(h.hexdigest())
 
 
@@ -59,8 +60,13 @@ def permanent(a: ArtifactInput, r: Reporter) -> None:
 
 
 def retryable(a: ArtifactInput, r: Reporter) -> None:
-    raise StageError("engine_busy", "The engine was busy.", hint="It is retried.",
-                     retryable=True, category=ErrorCategory.DEPENDENCY)
+    raise StageError(
+        "engine_busy",
+        "The engine was busy.",
+        hint="It is retried.",
+        retryable=True,
+        category=ErrorCategory.DEPENDENCY,
+    )
 
 
 def flaky_once(a: ArtifactInput, r: Reporter) -> None:
@@ -69,8 +75,9 @@ def flaky_once(a: ArtifactInput, r: Reporter) -> None:
     if not marker.exists():
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("x")
-        raise StageError("engine_busy", "The engine was busy.", retryable=True,
-                         category=ErrorCategory.DEPENDENCY)
+        raise StageError(
+            "engine_busy", "The engine was busy.", retryable=True, category=ErrorCategory.DEPENDENCY
+        )
     trivial(a, r)
 
 
@@ -110,8 +117,11 @@ def pipeline(name: str, *stages: Stage) -> Pipeline:
 
 
 PIPELINES: dict[str, Pipeline] = {
-    "slow": pipeline("slow", Stage("Reading", "bytes", read_slowly, file_size),
-                     Stage("Writing", "files", write_result, one)),
+    "slow": pipeline(
+        "slow",
+        Stage("Reading", "bytes", read_slowly, file_size),
+        Stage("Writing", "files", write_result, one),
+    ),
     "trivial": pipeline("trivial", Stage("Working", "items", trivial, one)),
     "permanent": pipeline("permanent", Stage("Working", "items", permanent, one)),
     "retryable": pipeline("retryable", Stage("Working", "items", retryable, one)),

@@ -18,18 +18,20 @@ PIPELINES = "tests.worker.pipelines:PIPELINES"
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        "STAGECOACH_DATA_DIR": str(settings.data_dir),
-        "STAGECOACH_DATABASE_URL": settings.db_url,
-        "STAGECOACH_LEASE_SECONDS": str(settings.lease_seconds),
-        "STAGECOACH_RETRY_BACKOFF_SECONDS": str(settings.retry_backoff_seconds),
-        "STAGECOACH_PROGRESS_WRITE_INTERVAL": str(settings.progress_write_interval),
-        "STAGECOACH_MAX_ATTEMPTS": str(settings.max_attempts),
-        "STAGECOACH_ADMIN_PASSWORD": "admin-password",
-        "STAGECOACH_LOG_FORMAT": "json",
-        "COVERAGE_PROCESS_START": "",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            "STAGECOACH_DATA_DIR": str(settings.data_dir),
+            "STAGECOACH_DATABASE_URL": settings.db_url,
+            "STAGECOACH_LEASE_SECONDS": str(settings.lease_seconds),
+            "STAGECOACH_RETRY_BACKOFF_SECONDS": str(settings.retry_backoff_seconds),
+            "STAGECOACH_PROGRESS_WRITE_INTERVAL": str(settings.progress_write_interval),
+            "STAGECOACH_MAX_ATTEMPTS": str(settings.max_attempts),
+            "STAGECOACH_ADMIN_PASSWORD": "admin-password",
+            "STAGECOACH_LOG_FORMAT": "json",
+            "COVERAGE_PROCESS_START": "",
+        }
+    )
     env.update(extra)
     return env
 
@@ -38,8 +40,9 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._out = log.open("ab")
-        self.p = subprocess.Popen([str(STAGECOACH), *args], env=env, cwd=ROOT,
-                                  stdout=self._out, stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(
+            [str(STAGECOACH), *args], env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT
+        )
 
     @property
     def pid(self) -> int:
@@ -66,8 +69,11 @@ class Proc:
 
 
 def start_worker(settings: Settings, log: Path, concurrency: int = 1, **env: str) -> Proc:
-    return Proc(["worker", "--pipelines", PIPELINES, "--concurrency", str(concurrency)],
-                env_for(settings, **env), log)
+    return Proc(
+        ["worker", "--pipelines", PIPELINES, "--concurrency", str(concurrency)],
+        env_for(settings, **env),
+        log,
+    )
 
 
 def free_port() -> int:
@@ -77,5 +83,6 @@ def free_port() -> int:
 
 
 def start_server(settings: Settings, log: Path, port: int, **env: str) -> Proc:
-    return Proc(["serve", "--pipelines", PIPELINES, "--port", str(port)],
-                env_for(settings, **env), log)
+    return Proc(
+        ["serve", "--pipelines", PIPELINES, "--port", str(port)], env_for(settings, **env), log
+    )

@@ -9,16 +9,23 @@ from tests.worker.conftest import wait_for
 from tests.worker.pipelines import PIPELINES
 
 
-def test_embedded_worker_processes_and_results_download(wsettings, wservices, owner, make_file,
-                                                        make_job):
+def test_embedded_worker_processes_and_results_download(
+    wsettings, wservices, owner, make_file, make_job
+):
     app = create_app(wsettings, services=wservices, embedded_worker=True, pipelines=PIPELINES)
     with TestClient(app) as client:
-        token = client.post("/api/v1/auth/token",
-                            data={"username": owner.username, "password": "pw-pw-pw-pw"})
+        token = client.post(
+            "/api/v1/auth/token", data={"username": owner.username, "password": "pw-pw-pw-pw"}
+        )
         h = {"Authorization": f"Bearer {token.json()['access_token']}"}
         job_id = make_job("slow", [make_file(b"z" * 3000, "talk.wav")])
-        doc = wait_for(lambda: (d := client.get(f"/api/v1/jobs/{job_id}", headers=h).json())
-                       ["status"] == "completed" and d)
+        doc = wait_for(
+            lambda: (
+                (d := client.get(f"/api/v1/jobs/{job_id}", headers=h).json())["status"]
+                == "completed"
+                and d
+            )
+        )
         assert doc["links"]["results"] == f"/api/v1/jobs/{job_id}/results"
         listing = client.get(doc["links"]["results"], headers=h).json()["results"]
         assert [r["name"] for r in listing] == ["talk.sha256"]
@@ -45,14 +52,16 @@ def test_embedded_worker_processes_and_results_download(wsettings, wservices, ow
     assert wservices.queue.live_workers() == []
 
 
-def test_results_of_another_users_job_are_not_found(wsettings, wservices, owner, make_file,
-                                                    make_job):
+def test_results_of_another_users_job_are_not_found(
+    wsettings, wservices, owner, make_file, make_job
+):
     other = wservices.accounts.create_user("someone", "pw-pw-pw-pw", "analyst")
     job_id = make_job("trivial")
     app = create_app(wsettings, services=wservices)
     with TestClient(app) as client:
-        token = client.post("/api/v1/auth/token",
-                            data={"username": other.username, "password": "pw-pw-pw-pw"})
+        token = client.post(
+            "/api/v1/auth/token", data={"username": other.username, "password": "pw-pw-pw-pw"}
+        )
         h = {"Authorization": f"Bearer {token.json()['access_token']}"}
         assert client.get(f"/api/v1/jobs/{job_id}/results", headers=h).status_code == 404
         assert client.get(f"/api/v1/jobs/{job_id}/results/x", headers=h).status_code == 404

@@ -28,10 +28,15 @@ def results_of(services, job_id):
 
 def entries(services, job_id):
     with services.ctx.db.read() as conn:
-        return conn.execute(
-            sa.select(job_history).where(job_history.c.job_id == job_id)
-            .order_by(job_history.c.at, job_history.c.entry_id)
-        ).mappings().all()
+        return (
+            conn.execute(
+                sa.select(job_history)
+                .where(job_history.c.job_id == job_id)
+                .order_by(job_history.c.at, job_history.c.entry_id)
+            )
+            .mappings()
+            .all()
+        )
 
 
 def progressing(services, job_id, worker_pid=None):
@@ -39,8 +44,9 @@ def progressing(services, job_id, worker_pid=None):
     return job.status == "processing" and job.progress > 5 and job
 
 
-def test_sigkill_mid_stage_another_worker_finishes(wsettings, wservices, make_job, make_file,
-                                                   tmp_path):
+def test_sigkill_mid_stage_another_worker_finishes(
+    wsettings, wservices, make_job, make_file, tmp_path
+):
     job_id = make_job("slow", [make_file(b"k" * 100_000, "long.wav")])
     a = start_worker(wsettings, tmp_path / "a.log", **SLOW)
     b = None
@@ -48,8 +54,9 @@ def test_sigkill_mid_stage_another_worker_finishes(wsettings, wservices, make_jo
         first = wait_for(lambda: progressing(wservices, job_id))
         a.kill()
         b = start_worker(wsettings, tmp_path / "b.log", **SLOW)
-        done = wait_for(lambda: (j := job_row(wservices, job_id)).status == "completed" and j,
-                        timeout=40)
+        done = wait_for(
+            lambda: (j := job_row(wservices, job_id)).status == "completed" and j, timeout=40
+        )
     finally:
         a.stop()
         if b:
@@ -62,11 +69,13 @@ def test_sigkill_mid_stage_another_worker_finishes(wsettings, wservices, make_jo
     hist = entries(wservices, job_id)
     assert [h["message"] for h in hist if h["kind"] == "requeue"] == ["worker lost, requeued"]
     assert [h["status"] for h in hist if h["kind"] in ("status", "retry", "requeue")].count(
-        "completed") == 1
+        "completed"
+    ) == 1
 
 
-def test_paused_worker_cannot_overwrite_after_takeover(wsettings, wservices, make_job, make_file,
-                                                       tmp_path):
+def test_paused_worker_cannot_overwrite_after_takeover(
+    wsettings, wservices, make_job, make_file, tmp_path
+):
     job_id = make_job("slow", [make_file(b"p" * 100_000, "paused.wav")])
     a = start_worker(wsettings, tmp_path / "a.log", **SLOW)
     b = None
@@ -74,8 +83,9 @@ def test_paused_worker_cannot_overwrite_after_takeover(wsettings, wservices, mak
         first = wait_for(lambda: progressing(wservices, job_id))
         a.signal(signal.SIGSTOP)  # its stage child keeps going and will say "done" to it
         b = start_worker(wsettings, tmp_path / "b.log", **SLOW)
-        done = wait_for(lambda: (j := job_row(wservices, job_id)).status == "completed" and j,
-                        timeout=40)
+        done = wait_for(
+            lambda: (j := job_row(wservices, job_id)).status == "completed" and j, timeout=40
+        )
         history_before = len(entries(wservices, job_id))
         a.signal(signal.SIGCONT)
         time.sleep(wsettings.lease_seconds + 1.5)  # A wakes, tries its writes, is refused
@@ -85,8 +95,11 @@ def test_paused_worker_cannot_overwrite_after_takeover(wsettings, wservices, mak
         if b:
             b.stop()
     assert done.lease_token > first.lease_token
-    assert (after.version, after.status, after.updated_at) == (done.version, "completed",
-                                                              done.updated_at)
+    assert (after.version, after.status, after.updated_at) == (
+        done.version,
+        "completed",
+        done.updated_at,
+    )
     assert len(entries(wservices, job_id)) == history_before
     rows = results_of(wservices, job_id)
     assert len(rows) == 1 and rows[0]["lease_token"] == done.lease_token
@@ -96,7 +109,8 @@ def test_paused_worker_cannot_overwrite_after_takeover(wsettings, wservices, mak
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_restart_server_mid_job_status_and_progress_survive(
-        wsettings, wservices, owner, make_job, make_file, tmp_path, sig, db_url):
+    wsettings, wservices, owner, make_job, make_file, tmp_path, sig, db_url
+):
     if not db_url.startswith("sqlite"):
         pytest.skip("one engine is enough for the restart test")
     port = free_port()
@@ -116,14 +130,22 @@ def test_restart_server_mid_job_status_and_progress_survive(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _up(base), timeout=30)
-        tok = httpx.post(f"{base}/api/v1/auth/token",
-                         data={"username": owner.username, "password": "pw-pw-pw-pw"}).json()
+        tok = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": owner.username, "password": "pw-pw-pw-pw"},
+        ).json()
         h = {"Authorization": f"Bearer {tok['access_token']}"}
         doc = httpx.get(f"{base}/api/v1/jobs/{job_id}", headers=h).json()
         assert doc["status"] in ("processing", "pending", "completed")
         assert doc["progress"] >= seen.progress  # never back to zero
-        done = wait_for(lambda: (d := httpx.get(f"{base}/api/v1/jobs/{job_id}", headers=h)
-                                 .json())["status"] == "completed" and d, timeout=40)
+        done = wait_for(
+            lambda: (
+                (d := httpx.get(f"{base}/api/v1/jobs/{job_id}", headers=h).json())["status"]
+                == "completed"
+                and d
+            ),
+            timeout=40,
+        )
     finally:
         server.stop()
     assert done["progress"] == 100
@@ -139,7 +161,8 @@ def _up(base: str) -> bool:
 
 @pytest.mark.postgres
 def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
-        wsettings, wservices, make_job, make_file, tmp_path, db_url):
+    wsettings, wservices, make_job, make_file, tmp_path, db_url
+):
     if not db_url.startswith("postgresql"):
         pytest.skip("the crowd runs on PostgreSQL")
     n_jobs = 200
@@ -152,8 +175,11 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             with wservices.ctx.db.read() as conn:
-                active = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
-                    jobs.c.status.in_(["pending", "processing"]))).scalar_one()
+                active = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(jobs)
+                    .where(jobs.c.status.in_(["pending", "processing"]))
+                ).scalar_one()
             if active == 0:
                 break
             time.sleep(rng.uniform(0.5, 1.5))
@@ -161,19 +187,23 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
                 i = rng.randrange(len(workers))
                 workers[i].kill()
                 kills += 1
-                workers[i] = start_worker(wsettings, tmp_path / f"w{i}-{kills}.log",
-                                          concurrency=2)
+                workers[i] = start_worker(wsettings, tmp_path / f"w{i}-{kills}.log", concurrency=2)
     finally:
         for w in workers:
             w.stop()
     assert kills >= 3
     with wservices.ctx.db.read() as conn:
-        statuses = Counter(conn.execute(sa.select(jobs.c.status).where(
-            jobs.c.job_id.in_(ids))).scalars())
+        statuses = Counter(
+            conn.execute(sa.select(jobs.c.status).where(jobs.c.job_id.in_(ids))).scalars()
+        )
         per_job = Counter(conn.execute(sa.select(results.c.job_id)).scalars())
-        completions = Counter(conn.execute(
-            sa.select(job_history.c.job_id).where(job_history.c.status == "completed",
-                                                  job_history.c.kind == "status")).scalars())
+        completions = Counter(
+            conn.execute(
+                sa.select(job_history.c.job_id).where(
+                    job_history.c.status == "completed", job_history.c.kind == "status"
+                )
+            ).scalars()
+        )
     assert sum(statuses.values()) == n_jobs
     assert set(statuses) <= {"completed", "failed"}, statuses  # every job terminal
     done = [j for j in ids if per_job[j]]

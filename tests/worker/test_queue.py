@@ -35,14 +35,22 @@ def new_job(services, user):
                 f.write(b"data")
             with services.ctx.db.write() as conn:
                 files_store.insert_file(
-                    conn, file_id=fid, owner_id=user.user_id, original_name=f"f{i}.bin",
-                    stored_path=key, type="other", mime="application/octet-stream", size=4,
+                    conn,
+                    file_id=fid,
+                    owner_id=user.user_id,
+                    original_name=f"f{i}.bin",
+                    stored_path=key,
+                    type="other",
+                    mime="application/octet-stream",
+                    size=4,
                     sha256=hashlib.sha256(b"data").hexdigest(),
-                    upload_time=datetime.now(UTC), status="stored",
+                    upload_time=datetime.now(UTC),
+                    status="stored",
                 )
             ids.append(fid)
         doc = services.tracking.create_job(
-            user, NewJob(related_file_ids=ids, pipeline=pipeline, claimable=True))
+            user, NewJob(related_file_ids=ids, pipeline=pipeline, claimable=True)
+        )
         return str(doc["job_id"])
 
     return make
@@ -61,9 +69,11 @@ def complete(services, claim, tmp_path, name="out.txt"):
     (tmp_path / name).write_text("result")
     for a in claim.artifacts:
         services.queue.write_artifact(
-            claim.job.job_id, claim.token,
+            claim.job.job_id,
+            claim.token,
             a.evolve(status=JobStatus.COMPLETED, progress=100.0, current_stage="Working"),
-            results=[ResultFile(name, tmp_path / name)])
+            results=[ResultFile(name, tmp_path / name)],
+        )
     return services.queue.end_attempt(claim.job.job_id, claim.token)
 
 
@@ -75,12 +85,15 @@ def test_claim_takes_oldest_sets_lease_and_fencing_token(services, new_job, cloc
     assert (c1.job.job_id, c2.job.job_id) == (first, second)
     assert c1.token == 1 and c1.job.worker_id == "w1"
     assert c1.job.status is JobStatus.PROCESSING and c1.job.attempts == 1
-    assert (c1.job.lease_expires_at - clock.now).total_seconds() == services.ctx.settings.lease_seconds
+    assert (
+        c1.job.lease_expires_at - clock.now
+    ).total_seconds() == services.ctx.settings.lease_seconds
     assert c1.job.stages == ["Working"]
 
 
-def test_a_stale_worker_cannot_write_after_its_job_was_requeued(services, user, new_job, clock,
-                                                               tmp_path):
+def test_a_stale_worker_cannot_write_after_its_job_was_requeued(
+    services, user, new_job, clock, tmp_path
+):
     job_id = new_job()
     stale = services.queue.claim("w1", STAGES)
     clock.advance(services.ctx.settings.lease_seconds + 1)
@@ -90,9 +103,12 @@ def test_a_stale_worker_cannot_write_after_its_job_was_requeued(services, user, 
     art = stale.artifacts[0]
     (tmp_path / "r.txt").write_text("stale")
     with pytest.raises(LeaseLost):
-        services.queue.write_artifact(job_id, stale.token,
-                                      art.evolve(status=JobStatus.COMPLETED),
-                                      results=[ResultFile("r.txt", tmp_path / "r.txt")])
+        services.queue.write_artifact(
+            job_id,
+            stale.token,
+            art.evolve(status=JobStatus.COMPLETED),
+            results=[ResultFile("r.txt", tmp_path / "r.txt")],
+        )
     with pytest.raises(LeaseLost):
         services.queue.end_attempt(job_id, stale.token)
     assert services.results.list_results(user, job_id) == []
@@ -132,10 +148,18 @@ def test_renewed_lease_is_not_requeued(services, new_job, clock):
 def test_retryable_failure_waits_out_its_backoff(services, user, new_job, clock):
     job_id = new_job()
     c = services.queue.claim("w", STAGES)
-    err = {"code": "busy", "category": "dependency", "retryable": True, "message": "busy",
-           "hint": "wait"}
-    services.queue.write_artifact(job_id, c.token, c.artifacts[0].evolve(
-        status=JobStatus.FAILED, error=err, error_message="busy"))
+    err = {
+        "code": "busy",
+        "category": "dependency",
+        "retryable": True,
+        "message": "busy",
+        "hint": "wait",
+    }
+    services.queue.write_artifact(
+        job_id,
+        c.token,
+        c.artifacts[0].evolve(status=JobStatus.FAILED, error=err, error_message="busy"),
+    )
     end = services.queue.end_attempt(job_id, c.token)
     assert end.status is JobStatus.PENDING
     base = services.ctx.settings.retry_backoff_seconds
@@ -148,8 +172,9 @@ def test_retryable_failure_waits_out_its_backoff(services, user, new_job, clock)
     assert "retry" in [k for k, _ in kinds(services, user, job_id)]
 
 
-def test_stall_is_flagged_while_the_worker_lives_and_cleared_by_progress(services, user, new_job,
-                                                                        clock):
+def test_stall_is_flagged_while_the_worker_lives_and_cleared_by_progress(
+    services, user, new_job, clock
+):
     job_id = new_job()
     c = services.queue.claim("w", STAGES)
     stall_after = services.ctx.settings.stall_after
@@ -164,8 +189,11 @@ def test_stall_is_flagged_while_the_worker_lives_and_cleared_by_progress(service
     assert doc["stalled"] is True
     stall = [m for k, m in kinds(services, user, job_id) if k == "stall"]
     assert len(stall) == 1 and "cancel and retry" in stall[0]
-    services.queue.write_artifact(job_id, c.token, c.artifacts[0].evolve(
-        status=JobStatus.PROCESSING, current_stage="Working", progress=50.0))
+    services.queue.write_artifact(
+        job_id,
+        c.token,
+        c.artifacts[0].evolve(status=JobStatus.PROCESSING, current_stage="Working", progress=50.0),
+    )
     assert services.tracking.status(user, job_id)["stalled"] is False
     assert ("stall_cleared", "progress resumed") in kinds(services, user, job_id)
 

@@ -13,8 +13,9 @@ def ended(services, owner, job_id):
     return doc if doc["status"] in ("completed", "failed", "cancelled") else None
 
 
-def test_job_runs_through_its_stages_and_leaves_results(wservices, owner, make_job, make_file,
-                                                        start_worker):
+def test_job_runs_through_its_stages_and_leaves_results(
+    wservices, owner, make_job, make_file, start_worker
+):
     files = [make_file(b"a" * 5000, "one.wav"), make_file(b"b" * 3000, "two.wav")]
     job_id = make_job("slow", files)
     start_worker()
@@ -47,8 +48,7 @@ def test_permanent_error_fails_at_once_with_its_message(wservices, owner, make_j
     assert "The file is corrupt." in doc["message"]
 
 
-def test_retryable_error_retries_with_backoff_then_fails(wservices, owner, make_job,
-                                                         start_worker):
+def test_retryable_error_retries_with_backoff_then_fails(wservices, owner, make_job, start_worker):
     job_id = make_job("retryable")
     start_worker()
     doc = wait_for(lambda: ended(wservices, owner, job_id))
@@ -61,8 +61,9 @@ def test_retryable_error_retries_with_backoff_then_fails(wservices, owner, make_
     assert wservices.queue.counters()["retries"] == 2
 
 
-def test_retry_reruns_only_failed_artifacts(wservices, owner, make_job, make_file, start_worker,
-                                            tmp_path, monkeypatch):
+def test_retry_reruns_only_failed_artifacts(
+    wservices, owner, make_job, make_file, start_worker, tmp_path, monkeypatch
+):
     good, bad = make_file(b"g", "good.txt"), make_file(b"b", "bad.txt")
     job_id = make_job("picky", [good, bad])
     start_worker()
@@ -81,7 +82,8 @@ def test_retry_reruns_only_failed_artifacts(wservices, owner, make_job, make_fil
 
 
 def test_segfault_fails_only_that_artifact_and_the_worker_lives_on(
-        wservices, owner, make_job, start_worker):
+    wservices, owner, make_job, start_worker
+):
     job_id = make_job("segfault")
     worker = start_worker()
     doc = wait_for(lambda: ended(wservices, owner, job_id))
@@ -110,8 +112,9 @@ def test_cancel_stops_the_stage_within_two_seconds(wservices, owner, make_job, s
     assert wservices.tracking.get_job(owner, job_id).worker_id is None
 
 
-def test_tracked_jobs_and_unknown_pipelines_are_never_claimed(wservices, owner, make_job,
-                                                              start_worker):
+def test_tracked_jobs_and_unknown_pipelines_are_never_claimed(
+    wservices, owner, make_job, start_worker
+):
     from stagecoach.services.tracking import NewJob
 
     outside = wservices.tracking.create_job(owner, NewJob(related_file_ids=[], pipeline="trivial"))

@@ -46,8 +46,11 @@ def render(m: MetricsSnapshot) -> str:
         metric = f"stagecoach_{name}_total"
         head(metric, "counter", text)
         out.append(f"{metric} {m.counters.get(name, 0)}")
-    head("stagecoach_stage_duration_seconds", "histogram",
-         "Seconds each stage took per artifact (the most recent 5000 artifacts).")
+    head(
+        "stagecoach_stage_duration_seconds",
+        "histogram",
+        "Seconds each stage took per artifact (the most recent 5000 artifacts).",
+    )
     for (pipeline, stage), h in sorted(m.stages.items()):
         labels = f'pipeline="{_label(pipeline)}",stage="{_label(stage)}"'
         for bound, n in zip(STAGE_BUCKETS, h.buckets, strict=True):
@@ -60,5 +63,6 @@ def render(m: MetricsSnapshot) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(services: ServicesDep) -> PlainTextResponse:
-    return PlainTextResponse(render(services.metrics.snapshot()),
-                             media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(
+        render(services.metrics.snapshot()), media_type="text/plain; version=0.0.4"
+    )

@@ -18,8 +18,10 @@ def list_results(job_id: str, user: CurrentUser, services: ServicesDep) -> dict[
 
 
 @router.get("/{job_id}/results/{name}")
-def download_result(job_id: str, name: str, user: CurrentUser,
-                    services: ServicesDep) -> FileResponse:
+def download_result(
+    job_id: str, name: str, user: CurrentUser, services: ServicesDep
+) -> FileResponse:
     r = services.results.open_result(user, job_id, name)
-    return FileResponse(r.path, media_type=r.mime, filename=r.name,
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        r.path, media_type=r.mime, filename=r.name, headers={"X-Content-Type-Options": "nosniff"}
+    )

@@ -57,7 +57,11 @@ class AttemptEnd:
 
 
 def attempt_end(
-    job: Job, artifacts: Iterable[Artifact], *, backoff_base: float, rng: random.Random | None = None
+    job: Job,
+    artifacts: Iterable[Artifact],
+    *,
+    backoff_base: float,
+    rng: random.Random | None = None,
 ) -> AttemptEnd:
     """Completed when every artifact completed; otherwise the first failed artifact decides:
     a permanent error, or no attempts left, fails the job; a retryable one retries it."""
@@ -130,8 +134,16 @@ def unexpected_stage_error(stage: str, exc_type: str, text: str) -> JobError:
     )
 
 
-_IO_ERRORS = {"OSError", "IOError", "TimeoutError", "ConnectionError", "PermissionError",
-              "FileNotFoundError", "BrokenPipeError", "MemoryError"}
+_IO_ERRORS = {
+    "OSError",
+    "IOError",
+    "TimeoutError",
+    "ConnectionError",
+    "PermissionError",
+    "FileNotFoundError",
+    "BrokenPipeError",
+    "MemoryError",
+}
 
 
 # --- progress of a job the worker runs ---------------------------------------------------
@@ -151,7 +163,9 @@ def stage_fraction(units: Mapping[str, Any] | None) -> float:
     return max(0.0, min(1.0, done / total))
 
 
-def artifact_progress(stage_names: list[str], stage_units: Mapping[str, Mapping[str, Any]]) -> float:
+def artifact_progress(
+    stage_names: list[str], stage_units: Mapping[str, Mapping[str, Any]]
+) -> float:
     if not stage_names:
         return 0.0
     return 100.0 * sum(stage_fraction(stage_units.get(s)) for s in stage_names) / len(stage_names)
@@ -176,5 +190,7 @@ def units_processed(artifacts: Iterable[Artifact], unit: str | None) -> float | 
         if in_unit:
             seen = True
             u = in_unit[-1]
-            total += float(u.get("total") or 0.0) if u.get("finished") else float(u.get("done") or 0.0)
+            total += (
+                float(u.get("total") or 0.0) if u.get("finished") else float(u.get("done") or 0.0)
+            )
     return total if seen else None

@@ -44,8 +44,9 @@ class Metrics:
         stages: dict[tuple[str, str], Histogram] = {}
         for row in timings:
             for stage, seconds in row["stages"].items():
-                h = stages.setdefault((row["pipeline"] or "", stage),
-                                      Histogram([0] * len(STAGE_BUCKETS)))
+                h = stages.setdefault(
+                    (row["pipeline"] or "", stage), Histogram([0] * len(STAGE_BUCKETS))
+                )
                 h.count += 1
                 h.total += float(seconds)
                 for i, bound in enumerate(STAGE_BUCKETS):

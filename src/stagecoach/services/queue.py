@@ -82,13 +82,20 @@ class Queue:
         return self.ctx.settings
 
     # --- workers -----------------------------------------------------------------------
-    def register_worker(self, worker_id: str, hostname: str, pid: int, pipelines: list[str],
-                        concurrency: int) -> None:
+    def register_worker(
+        self, worker_id: str, hostname: str, pid: int, pipelines: list[str], concurrency: int
+    ) -> None:
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             workers_store.register_worker(
-                conn, worker_id=worker_id, hostname=hostname, pid=pid, pipelines=pipelines,
-                concurrency=concurrency, started_at=now, heartbeat_at=now,
+                conn,
+                worker_id=worker_id,
+                hostname=hostname,
+                pid=pid,
+                pipelines=pipelines,
+                concurrency=concurrency,
+                started_at=now,
+                heartbeat_at=now,
             )
         log.info("worker started", extra={"worker_id": worker_id, "pipelines": pipelines})
 
@@ -116,8 +123,9 @@ class Queue:
                 return None
             outcome = apply_report(
                 job,
-                Report(status=JobStatus.PROCESSING,
-                       history_message=f"claimed by worker {worker_id}"),
+                Report(
+                    status=JobStatus.PROCESSING, history_message=f"claimed by worker {worker_id}"
+                ),
                 now,
             )
             token = job.lease_token + 1
@@ -135,15 +143,26 @@ class Queue:
             jobs_store.append_history(conn, outcome.history)
             store.bump_counter(conn, CLAIMS)
             jobs_store.record_change(conn, new, now)
-            arts = [a for a in jobs_store.job_artifacts(conn, job.job_id)
-                    if a.status is not JobStatus.COMPLETED]
+            arts = [
+                a
+                for a in jobs_store.job_artifacts(conn, job.job_id)
+                if a.status is not JobStatus.COMPLETED
+            ]
             files = store.file_rows(conn, [a.file_id for a in arts if a.file_id])
-        log.info("job claimed", extra={"job_id": new.job_id, "worker_id": worker_id,
-                                       "attempt": new.attempts, "lease_token": token})
+        log.info(
+            "job claimed",
+            extra={
+                "job_id": new.job_id,
+                "worker_id": worker_id,
+                "attempt": new.attempts,
+                "lease_token": token,
+            },
+        )
         return Claim(new, token, arts, files)
 
-    def check_leases(self, worker_id: str, leases: Mapping[str, int],
-                     *, renew: bool) -> dict[str, str]:
+    def check_leases(
+        self, worker_id: str, leases: Mapping[str, int], *, renew: bool
+    ) -> dict[str, str]:
         """For each held job: "ok", "cancelled", "lost", or "ended" (by this worker, a moment
         ago); renews the live ones if asked."""
         now = self.ctx.clock()
@@ -211,8 +230,15 @@ class Queue:
                 self.storage.delete(key)
             raise
 
-    def _write_artifact(self, job_id: str, token: int, artifact: Artifact, message: str | None,
-                        stored: list[tuple[ResultFile, str, int]], note: str | None) -> Job:
+    def _write_artifact(
+        self,
+        job_id: str,
+        token: int,
+        artifact: Artifact,
+        message: str | None,
+        stored: list[tuple[ResultFile, str, int]],
+        note: str | None,
+    ) -> Job:
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             job = self._fenced(conn, job_id, token)
@@ -222,21 +248,34 @@ class Queue:
             store.save_artifact_fenced(conn, old, artifact)
             history: list[HistoryEntry] = []
             if old.status is not artifact.status or note:
-                history.append(HistoryEntry(
-                    job_id=job_id, at=now, kind="artifact", status=str(artifact.status),
-                    stage=artifact.current_stage, artifact_id=artifact.artifact_id,
-                    attempt=job.attempts,
-                    message=note or f"{artifact.filename}: {artifact.status}",
-                ))
+                history.append(
+                    HistoryEntry(
+                        job_id=job_id,
+                        at=now,
+                        kind="artifact",
+                        status=str(artifact.status),
+                        stage=artifact.current_stage,
+                        artifact_id=artifact.artifact_id,
+                        attempt=job.attempts,
+                        message=note or f"{artifact.filename}: {artifact.status}",
+                    )
+                )
             if stored:
                 taken = store.result_names(conn, job_id)
                 for r, key, size in stored:
                     name = r.name if r.name not in taken else f"{artifact.position + 1}-{r.name}"
                     taken.add(name)
                     store.insert_result(
-                        conn, result_id=_uuid(), job_id=job_id,
-                        artifact_id=artifact.artifact_id, name=name, stored_path=key,
-                        mime=r.mime, size=size, created_at=now, lease_token=token,
+                        conn,
+                        result_id=_uuid(),
+                        job_id=job_id,
+                        artifact_id=artifact.artifact_id,
+                        name=name,
+                        stored_path=key,
+                        mime=r.mime,
+                        size=size,
+                        created_at=now,
+                        lease_token=token,
                     )
             arts = jobs_store.job_artifacts(conn, job_id)
             outcome = apply_report(
@@ -251,29 +290,46 @@ class Queue:
             )
             new = outcome.job
             if job.stalled and not new.stalled:
-                history.append(HistoryEntry(
-                    job_id=job_id, at=now, kind="stall_cleared", status=str(new.status),
-                    stage=new.current_stage, attempt=new.attempts, message="progress resumed",
-                ))
+                history.append(
+                    HistoryEntry(
+                        job_id=job_id,
+                        at=now,
+                        kind="stall_cleared",
+                        status=str(new.status),
+                        stage=new.current_stage,
+                        attempt=new.attempts,
+                        message="progress resumed",
+                    )
+                )
                 log.info("stall cleared", extra={"job_id": job_id})
             if not store.save_job_fenced(conn, job, new, token):
                 raise LeaseLost(job_id, "lost")
             jobs_store.append_history(conn, outcome.history + history)
             jobs_store.record_change(conn, new, now)
         for h in outcome.history + history:
-            log.info("job %s", h.kind, extra={"job_id": job_id, "status": h.status,
-                                               "stage": h.stage, "artifact_id": h.artifact_id})
+            log.info(
+                "job %s",
+                h.kind,
+                extra={
+                    "job_id": job_id,
+                    "status": h.status,
+                    "stage": h.stage,
+                    "artifact_id": h.artifact_id,
+                },
+            )
         return new
 
-    def end_attempt(self, job_id: str, token: int, complete_message: str | None = None
-                    ) -> rules.AttemptEnd:
+    def end_attempt(
+        self, job_id: str, token: int, complete_message: str | None = None
+    ) -> rules.AttemptEnd:
         """Every artifact of this attempt has finished: complete, fail or retry the job."""
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             job = self._fenced(conn, job_id, token)
             arts = jobs_store.job_artifacts(conn, job_id)
-            end = rules.attempt_end(job, arts, backoff_base=self.settings.retry_backoff_seconds,
-                                    rng=self.rng)
+            end = rules.attempt_end(
+                job, arts, backoff_base=self.settings.retry_backoff_seconds, rng=self.rng
+            )
             clear: dict[str, Any] = {"worker_id": None, "lease_expires_at": None}
             if end.status is JobStatus.COMPLETED:
                 outcome = apply_report(job, Report(status=JobStatus.COMPLETED), now)
@@ -287,14 +343,18 @@ class Queue:
                 store.bump_counter(conn, FAILED)
             else:
                 assert end.error is not None and end.retry_in is not None
-                text = (f"attempt {job.attempts} failed ({end.error.message}); "
-                        f"retrying in {end.retry_in:.0f} s")
+                text = (
+                    f"attempt {job.attempts} failed ({end.error.message}); "
+                    f"retrying in {end.retry_in:.0f} s"
+                )
                 outcome = apply_report(
                     job, Report(status=JobStatus.PENDING, history_message=text), now
                 )
                 new = outcome.job.evolve(
-                    message=None, error=end.error.to_dict(),
-                    run_after=now + timedelta(seconds=end.retry_in), **clear,
+                    message=None,
+                    error=end.error.to_dict(),
+                    run_after=now + timedelta(seconds=end.retry_in),
+                    **clear,
                 )
                 history = [h.evolve(kind="retry") for h in outcome.history]
                 for a in arts:
@@ -305,10 +365,16 @@ class Queue:
                 raise LeaseLost(job_id, "lost")
             jobs_store.append_history(conn, history)
             jobs_store.record_change(conn, new, now)
-        log.info("job %s", "retry" if end.status is JobStatus.PENDING else end.status,
-                 extra={"job_id": job_id, "attempt": job.attempts,
-                        "error": end.error.code if end.error else None,
-                        "retry_in": end.retry_in})
+        log.info(
+            "job %s",
+            "retry" if end.status is JobStatus.PENDING else end.status,
+            extra={
+                "job_id": job_id,
+                "attempt": job.attempts,
+                "error": end.error.code if end.error else None,
+                "retry_in": end.retry_in,
+            },
+        )
         return end
 
     def release(self, job_id: str, token: int, reason: str = "worker stopped, requeued") -> bool:
@@ -322,8 +388,12 @@ class Queue:
                     job, Report(status=JobStatus.PENDING, history_message=reason), now
                 )
                 new = outcome.job.evolve(
-                    attempts=max(0, job.attempts - 1), lease_token=token + 1, worker_id=None,
-                    lease_expires_at=None, message=None, run_after=None,
+                    attempts=max(0, job.attempts - 1),
+                    lease_token=token + 1,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    message=None,
+                    run_after=None,
                 )
                 for a in jobs_store.job_artifacts(conn, job_id):
                     if a.status is JobStatus.PROCESSING:
@@ -366,37 +436,56 @@ class Queue:
                 out_of_attempts = job.attempts >= job.max_attempts
                 if out_of_attempts:
                     err = lost_worker_error()
-                    report = Report(status=JobStatus.FAILED, error=err,
-                                    history_message="worker lost; no attempts left, failed")
+                    report = Report(
+                        status=JobStatus.FAILED,
+                        error=err,
+                        history_message="worker lost; no attempts left, failed",
+                    )
                 else:
-                    report = Report(status=JobStatus.PENDING,
-                                    history_message="worker lost, requeued")
+                    report = Report(
+                        status=JobStatus.PENDING, history_message="worker lost, requeued"
+                    )
                 outcome = apply_report(job, report, now)
                 new = outcome.job.evolve(
-                    lease_token=job.lease_token + 1, worker_id=None, lease_expires_at=None,
-                    message=None, run_after=None,
+                    lease_token=job.lease_token + 1,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    message=None,
+                    run_after=None,
                 )
                 for a in jobs_store.job_artifacts(conn, job_id):
                     if a.status is JobStatus.COMPLETED:
                         continue
                     if out_of_attempts:
-                        store.save_artifact_fenced(conn, a, a.evolve(
-                            status=JobStatus.FAILED, error=err.to_dict(),
-                            error_message=err.message))
+                        store.save_artifact_fenced(
+                            conn,
+                            a,
+                            a.evolve(
+                                status=JobStatus.FAILED,
+                                error=err.to_dict(),
+                                error_message=err.message,
+                            ),
+                        )
                     elif a.status is JobStatus.PROCESSING:
                         store.save_artifact_fenced(conn, a, _reset(a))
                 store.save_job_fenced(conn, job, new, job.lease_token)
                 jobs_store.append_history(
-                    conn, [h.evolve(kind="requeue" if not out_of_attempts else "lost")
-                           for h in outcome.history])
+                    conn,
+                    [
+                        h.evolve(kind="requeue" if not out_of_attempts else "lost")
+                        for h in outcome.history
+                    ],
+                )
                 store.bump_counter(conn, LEASE_EXPIRIES)
                 if out_of_attempts:
                     store.bump_counter(conn, FAILED)
                 jobs_store.record_change(conn, new, now)
             done.append(job_id)
-            log.warning("lease expired: %s", "failed" if out_of_attempts else "requeued",
-                        extra={"job_id": job_id, "worker_id": job.worker_id,
-                               "attempt": job.attempts})
+            log.warning(
+                "lease expired: %s",
+                "failed" if out_of_attempts else "requeued",
+                extra={"job_id": job_id, "worker_id": job.worker_id, "attempt": job.attempts},
+            )
         return done
 
     def flag_stalls(self) -> list[str]:
@@ -412,19 +501,34 @@ class Queue:
                     continue
                 assert job.last_progress_at is not None
                 quiet = (now - job.last_progress_at).total_seconds()
-                text = (f"no progress for {quiet:.0f} s in stage {job.current_stage or '?'} "
-                        f"while worker {job.worker_id} is alive; the stage may be stuck on this "
-                        "file: cancel and retry it, or look at that worker's log for this job id")
+                text = (
+                    f"no progress for {quiet:.0f} s in stage {job.current_stage or '?'} "
+                    f"while worker {job.worker_id} is alive; the stage may be stuck on this "
+                    "file: cancel and retry it, or look at that worker's log for this job id"
+                )
                 new = job.evolve(stalled=True, updated_at=now, version=job.version + 1)
                 jobs_store.save_job(conn, job, new)
-                jobs_store.append_history(conn, [HistoryEntry(
-                    job_id=job_id, at=now, kind="stall", status=str(job.status),
-                    stage=job.current_stage, attempt=job.attempts, message=text)])
+                jobs_store.append_history(
+                    conn,
+                    [
+                        HistoryEntry(
+                            job_id=job_id,
+                            at=now,
+                            kind="stall",
+                            status=str(job.status),
+                            stage=job.current_stage,
+                            attempt=job.attempts,
+                            message=text,
+                        )
+                    ],
+                )
                 store.bump_counter(conn, STALLS)
                 jobs_store.record_change(conn, new, now)
             flagged.append(job_id)
-            log.warning("job stalled", extra={"job_id": job_id, "worker_id": job.worker_id,
-                                              "stage": job.current_stage})
+            log.warning(
+                "job stalled",
+                extra={"job_id": job_id, "worker_id": job.worker_id, "stage": job.current_stage},
+            )
         return flagged
 
     def cleanup(self, *, dry_run: bool = False) -> CleanupReport:
@@ -434,8 +538,7 @@ class Queue:
         report = CleanupReport()
         while True:
             with self.ctx.db.read() as conn:
-                batch = [j for j in store.ended_before(conn, cutoff)
-                         if j.job_id not in report.jobs]
+                batch = [j for j in store.ended_before(conn, cutoff) if j.job_id not in report.jobs]
                 if dry_run:
                     for j in batch:
                         report.jobs.append(j.job_id)
@@ -447,8 +550,12 @@ class Queue:
                 blobs: list[str] = []
                 with self.ctx.db.write() as conn:
                     job = store.lock_job(conn, j.job_id)
-                    if job is None or job.expired_at is not None or job.finished_at is None \
-                            or job.finished_at >= cutoff:
+                    if (
+                        job is None
+                        or job.expired_at is not None
+                        or job.finished_at is None
+                        or job.finished_at >= cutoff
+                    ):
                         continue
                     paths = store.job_result_paths(conn, job.job_id)
                     files = store.files_only_in(conn, job.job_id)
@@ -472,8 +579,15 @@ class Queue:
 
 
 def _reset(a: Artifact) -> Artifact:
-    return a.evolve(status=JobStatus.PENDING, current_stage=None, progress=0.0, stage_units={},
-                    error=None, error_message=None, completed_at=None)
+    return a.evolve(
+        status=JobStatus.PENDING,
+        current_stage=None,
+        progress=0.0,
+        stage_units={},
+        error=None,
+        error_message=None,
+        completed_at=None,
+    )
 
 
 def _uuid() -> str:

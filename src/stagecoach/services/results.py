@@ -28,8 +28,9 @@ class Results:
         self.ctx = ctx
         self.storage = storage
 
-    def list_results(self, viewer: User, job_id: str,
-                     base_url: str = "/api/v1") -> list[dict[str, Any]]:
+    def list_results(
+        self, viewer: User, job_id: str, base_url: str = "/api/v1"
+    ) -> list[dict[str, Any]]:
         with self.ctx.db.read() as conn:
             self._visible(conn, viewer, job_id)
             rows = store.job_results(conn, job_id)

@@ -18,25 +18,30 @@ def jobs_by_status(conn: Connection) -> dict[str, int]:
         .group_by(jobs.c.status)
     )
     out = {str(status): int(n) for status, n in rows}
-    out["expired"] = int(conn.execute(
-        sa.select(sa.func.count()).select_from(jobs).where(jobs.c.expired_at.is_not(None))
-    ).scalar_one())
+    out["expired"] = int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(jobs).where(jobs.c.expired_at.is_not(None))
+        ).scalar_one()
+    )
     return out
 
 
 def queue_depth(conn: Connection, now: datetime) -> dict[str, int]:
-    pending = sa.and_(jobs.c.status == "pending", jobs.c.claimable.is_(True),
-                      jobs.c.expired_at.is_(None))
+    pending = sa.and_(
+        jobs.c.status == "pending", jobs.c.claimable.is_(True), jobs.c.expired_at.is_(None)
+    )
     ready = conn.execute(
-        sa.select(sa.func.count()).select_from(jobs).where(
-            pending, sa.or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now))
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(pending, sa.or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now))
     ).scalar_one()
     waiting = conn.execute(
         sa.select(sa.func.count()).select_from(jobs).where(pending, jobs.c.run_after > now)
     ).scalar_one()
     stalled = conn.execute(
-        sa.select(sa.func.count()).select_from(jobs).where(
-            jobs.c.status == "processing", jobs.c.stalled.is_(True))
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(jobs.c.status == "processing", jobs.c.stalled.is_(True))
     ).scalar_one()
     return {"ready": int(ready), "waiting_retry": int(waiting), "stalled": int(stalled)}
 
@@ -53,7 +58,10 @@ def recent_stage_timings(conn: Connection, limit: int = 5000) -> list[dict[str, 
 
 
 def live_worker_count(conn: Connection, since: datetime) -> int:
-    return int(conn.execute(
-        sa.select(sa.func.count()).select_from(workers).where(
-            workers.c.heartbeat_at >= since, workers.c.stopped_at.is_(None))
-    ).scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(workers)
+            .where(workers.c.heartbeat_at >= since, workers.c.stopped_at.is_(None))
+        ).scalar_one()
+    )

@@ -98,7 +98,9 @@ def lease_states(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, i
     if not job_ids:
         return {}
     rows = conn.execute(
-        sa.select(jobs.c.job_id, jobs.c.status, jobs.c.lease_token).where(jobs.c.job_id.in_(job_ids))
+        sa.select(jobs.c.job_id, jobs.c.status, jobs.c.lease_token).where(
+            jobs.c.job_id.in_(job_ids)
+        )
     )
     return {r.job_id: (r.status, int(r.lease_token)) for r in rows}
 
@@ -123,7 +125,9 @@ def expired_lease_ids(conn: Connection, now: datetime, limit: int = 100) -> list
     return [r.job_id for r in rows]
 
 
-def silent_job_ids(conn: Connection, quiet_since: datetime, now: datetime, limit: int = 100) -> list[str]:
+def silent_job_ids(
+    conn: Connection, quiet_since: datetime, now: datetime, limit: int = 100
+) -> list[str]:
     """Processing jobs with a live lease and no progress since ``quiet_since``, not yet flagged."""
     rows = conn.execute(
         sa.select(jobs.c.job_id)
@@ -140,8 +144,11 @@ def silent_job_ids(conn: Connection, quiet_since: datetime, now: datetime, limit
 
 def save_artifact_fenced(conn: Connection, old: Artifact, new: Artifact) -> None:
     """The caller has checked the job's fence inside this transaction."""
-    changed = {k: getattr(new, k) for k in (c.name for c in artifacts.columns)
-               if getattr(old, k) != getattr(new, k)}
+    changed = {
+        k: getattr(new, k)
+        for k in (c.name for c in artifacts.columns)
+        if getattr(old, k) != getattr(new, k)
+    }
     if "status" in changed:
         changed["status"] = str(new.status)
     if changed:
@@ -151,9 +158,11 @@ def save_artifact_fenced(conn: Connection, old: Artifact, new: Artifact) -> None
 
 
 def get_artifact(conn: Connection, artifact_id: str) -> Artifact | None:
-    row = conn.execute(
-        sa.select(artifacts).where(artifacts.c.artifact_id == artifact_id)
-    ).mappings().first()
+    row = (
+        conn.execute(sa.select(artifacts).where(artifacts.c.artifact_id == artifact_id))
+        .mappings()
+        .first()
+    )
     return Artifact.from_row(row) if row else None
 
 
@@ -234,12 +243,16 @@ def files_only_in(conn: Connection, job_id: str) -> list[dict[str, Any]]:
     others = (
         sa.select(artifacts.c.file_id)
         .join(jobs, jobs.c.job_id == artifacts.c.job_id)
-        .where(artifacts.c.job_id != job_id, jobs.c.expired_at.is_(None),
-               artifacts.c.file_id.is_not(None))
+        .where(
+            artifacts.c.job_id != job_id,
+            jobs.c.expired_at.is_(None),
+            artifacts.c.file_id.is_not(None),
+        )
     )
     rows = conn.execute(
         sa.select(files.c.file_id, files.c.stored_path).where(
-            files.c.file_id.in_(mine), files.c.file_id.not_in(others),
+            files.c.file_id.in_(mine),
+            files.c.file_id.not_in(others),
             files.c.status != "expired",
         )
     ).mappings()
@@ -250,13 +263,13 @@ def expire_job(conn: Connection, job_id: str, now: datetime, file_ids: list[str]
     conn.execute(job_history.delete().where(job_history.c.job_id == job_id))
     conn.execute(results.delete().where(results.c.job_id == job_id))
     conn.execute(
-        artifacts.update()
-        .where(artifacts.c.job_id == job_id)
-        .values(stage_units={}, error=None)
+        artifacts.update().where(artifacts.c.job_id == job_id).values(stage_units={}, error=None)
     )
     if file_ids:
         conn.execute(
-            files.update().where(files.c.file_id.in_(file_ids)).values(status="expired", stored_path=None)
+            files.update()
+            .where(files.c.file_id.in_(file_ids))
+            .values(status="expired", stored_path=None)
         )
     conn.execute(
         jobs.update()

@@ -21,7 +21,9 @@ def job_results(conn: Connection, job_id: str) -> list[dict[str, Any]]:
 
 
 def get_result(conn: Connection, job_id: str, name: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(results).where(results.c.job_id == job_id, results.c.name == name)
-    ).mappings().first()
+    row = (
+        conn.execute(sa.select(results).where(results.c.job_id == job_id, results.c.name == name))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None

@@ -17,6 +17,7 @@ notices its parent is gone and exits, so no orphan keeps burning CPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -112,13 +113,10 @@ def run_artifact(
             except Exception as exc:  # stage code's own bug or a transient failure
                 conn.send(("exception", i, type(exc).__name__, str(exc)[:800]))
                 return
-            conn.send(("stage_done", i, time.monotonic() - started, reporter.done,
-                       reporter.calls))
+            conn.send(("stage_done", i, time.monotonic() - started, reporter.done, reporter.calls))
         conn.send(("done",))
     except (BrokenPipeError, EOFError, OSError):
         pass  # the worker is gone or gave up on us
     finally:
-        try:
+        with contextlib.suppress(OSError):
             conn.close()
-        except OSError:
-            pass

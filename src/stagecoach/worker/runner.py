@@ -44,8 +44,7 @@ class JobRunner:
         self.changed = threading.Event()
         self.interval = worker.settings.progress_write_interval
         self.work_root = worker.settings.data_dir / "work" / f"{self.job_id}-{self.token}"
-        self.thread = threading.Thread(target=self.run, name=f"job-{self.job_id[:8]}",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.run, name=f"job-{self.job_id[:8]}", daemon=True)
         self.progress_calls = 0  # reporter calls relayed (the benchmark reads it)
 
     def set_state(self, state: str) -> None:
@@ -81,17 +80,25 @@ class JobRunner:
         elif reason == "stopping":
             self.queue.release(self.job_id, self.token)
         else:
-            log.warning("job abandoned: lease lost", extra={"job_id": self.job_id,
-                                                           "lease_token": self.token})
+            log.warning(
+                "job abandoned: lease lost",
+                extra={"job_id": self.job_id, "lease_token": self.token},
+            )
 
     # --- one artifact ------------------------------------------------------------------
     def run_artifact(self, art: Artifact) -> None:
         now = self.worker.clock()
         specs = [StageSpec(s.name, s.unit, s.run, s.total) for s in self.pipeline.stages]
         art = art.evolve(
-            status=JobStatus.PROCESSING, current_stage=specs[0].name if specs else None,
-            progress=0.0, stage_units={}, processing_stages={}, started_at=now,
-            completed_at=None, error=None, error_message=None,
+            status=JobStatus.PROCESSING,
+            current_stage=specs[0].name if specs else None,
+            progress=0.0,
+            stage_units={},
+            processing_stages={},
+            started_at=now,
+            completed_at=None,
+            error=None,
+            error_message=None,
         )
         self._write(art, note=f"{art.filename}: processing started")
         inp = self._input(art)
@@ -102,7 +109,8 @@ class JobRunner:
         reader, writer = mp.Pipe(duplex=False)
         abort = mp.Event()
         proc = mp.Process(
-            target=run_artifact, args=(specs, inp, writer, abort, CHILD_REPORT_INTERVAL),
+            target=run_artifact,
+            args=(specs, inp, writer, abort, CHILD_REPORT_INTERVAL),
             name=f"stage-{self.job_id[:8]}",
         )
         proc.start()
@@ -120,10 +128,12 @@ class JobRunner:
         if relay.outcome == "done":
             results = [
                 ResultFile(p.name, p, mimetypes.guess_type(p.name)[0] or "application/octet-stream")
-                for p in sorted(inp.results_dir.iterdir()) if p.is_file()
+                for p in sorted(inp.results_dir.iterdir())
+                if p.is_file()
             ]
-            done = relay.art.evolve(status=JobStatus.COMPLETED, progress=100.0,
-                                    completed_at=self.worker.clock())
+            done = relay.art.evolve(
+                status=JobStatus.COMPLETED, progress=100.0, completed_at=self.worker.clock()
+            )
             self._write(done, results=results, note=f"{art.filename}: completed", final=True)
         else:
             assert relay.error is not None
@@ -150,24 +160,40 @@ class JobRunner:
             relay.flush_if_due()
 
     def _fail(self, art: Artifact, error: JobError) -> None:
-        failed = art.evolve(status=JobStatus.FAILED, error=error.to_dict(),
-                            error_message=error.message, completed_at=None)
+        failed = art.evolve(
+            status=JobStatus.FAILED,
+            error=error.to_dict(),
+            error_message=error.message,
+            completed_at=None,
+        )
         self._write(failed, note=f"{art.filename}: {error.message}", final=True)
-        log.warning("artifact failed", extra={"job_id": self.job_id,
-                                              "artifact_id": art.artifact_id,
-                                              "error": error.code,
-                                              "retryable": error.retryable})
+        log.warning(
+            "artifact failed",
+            extra={
+                "job_id": self.job_id,
+                "artifact_id": art.artifact_id,
+                "error": error.code,
+                "retryable": error.retryable,
+            },
+        )
 
-    def _write(self, art: Artifact, *, message: str | None = None,
-               results: list[ResultFile] | None = None, note: str | None = None,
-               final: bool = False) -> None:
+    def _write(
+        self,
+        art: Artifact,
+        *,
+        message: str | None = None,
+        results: list[ResultFile] | None = None,
+        note: str | None = None,
+        final: bool = False,
+    ) -> None:
         """A fenced write; transient database errors are retried for boundary writes and
         skipped for progress (the next report carries the same information)."""
         attempts = 5 if (final or note) else 1
         for i in range(attempts):
             try:
-                self.queue.write_artifact(self.job_id, self.token, art, message=message,
-                                          results=results, note=note)
+                self.queue.write_artifact(
+                    self.job_id, self.token, art, message=message, results=results, note=note
+                )
                 return
             except LeaseLost:
                 raise
@@ -184,9 +210,13 @@ class JobRunner:
         if f is not None and f.get("stored_path"):
             path = self.worker.storage.path(f["stored_path"])
         if f is None or path is None or not path.is_file():
-            return JobError("file_missing", ErrorCategory.INPUT, False,
-                            f"The stored file of {art.filename} is missing.",
-                            "Upload the file again.")
+            return JobError(
+                "file_missing",
+                ErrorCategory.INPUT,
+                False,
+                f"The stored file of {art.filename} is missing.",
+                "Upload the file again.",
+            )
         base = self.work_root / art.artifact_id
         work, results = base / "work", base / "results"
         shutil.rmtree(base, ignore_errors=True)
@@ -194,15 +224,24 @@ class JobRunner:
         results.mkdir(parents=True)
         s = self.worker.settings
         return ArtifactInput(
-            artifact_id=art.artifact_id, file_path=path, original_name=art.filename,
-            file_type=art.file_type, mime=f.get("mime") or "application/octet-stream",
-            size=int(f.get("size") or 0), sha256=f.get("sha256") or "",
-            media={"duration_seconds": f.get("duration_seconds"),
-                   "page_count": f.get("page_count"), "row_count": f.get("row_count")},
-            work_dir=work, results_dir=results,
-            options={"engine": s.transcription_engine,
-                     "whisper_model_dir": str(s.whisper_model_dir) if s.whisper_model_dir
-                     else None},
+            artifact_id=art.artifact_id,
+            file_path=path,
+            original_name=art.filename,
+            file_type=art.file_type,
+            mime=f.get("mime") or "application/octet-stream",
+            size=int(f.get("size") or 0),
+            sha256=f.get("sha256") or "",
+            media={
+                "duration_seconds": f.get("duration_seconds"),
+                "page_count": f.get("page_count"),
+                "row_count": f.get("row_count"),
+            },
+            work_dir=work,
+            results_dir=results,
+            options={
+                "engine": s.transcription_engine,
+                "whisper_model_dir": str(s.whisper_model_dir) if s.whisper_model_dir else None,
+            },
         )
 
 
@@ -230,7 +269,8 @@ class _Relay:
         cur.update(changes)
         units[name] = cur
         self.art = self.art.evolve(
-            stage_units=units, current_stage=name,
+            stage_units=units,
+            current_stage=name,
             progress=rules.artifact_progress(self.names, units),
         )
 
@@ -292,4 +332,3 @@ class _Relay:
         self.runner._write(self.art, message=self.message)
         self.dirty = False
         self.last_write = time.monotonic()
-

@@ -79,9 +79,11 @@ class Worker:
         self.queue = Queue(ctx, storage)
         # Imported once by the forkserver, so a stage process starts in milliseconds: the
         # stage modules, and what a re-import of the main module (the CLI) would pull in.
-        modules = ["stagecoach.cli", "stagecoach.worker.worker", *sorted({
-            s.run.__module__ for p in self.pipelines.values() for s in p.stages
-        })]
+        modules = [
+            "stagecoach.cli",
+            "stagecoach.worker.worker",
+            *sorted({s.run.__module__ for p in self.pipelines.values() for s in p.stages}),
+        ]
         self.mp_context = mp_context(modules)
         self.runners: dict[str, JobRunner] = {}
         self._lock = threading.Lock()
@@ -99,8 +101,11 @@ class Worker:
     def start(self) -> None:
         """Run in background threads (the embedded worker of `stagecoach serve`)."""
         self._register()
-        for target, name in ((self._claim_loop, "claim"), (self._monitor, "monitor"),
-                             (self._housekeeping, "housekeeping")):
+        for target, name in (
+            (self._claim_loop, "claim"),
+            (self._monitor, "monitor"),
+            (self._housekeeping, "housekeeping"),
+        ):
             t = threading.Thread(target=target, name=f"worker-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -144,7 +149,10 @@ class Worker:
 
     def _register(self) -> None:
         self.queue.register_worker(
-            self.worker_id, socket.gethostname(), os.getpid(), sorted(self.pipelines),
+            self.worker_id,
+            socket.gethostname(),
+            os.getpid(),
+            sorted(self.pipelines),
             self.concurrency,
         )
 
@@ -196,7 +204,11 @@ class Worker:
                     with self._lock:
                         for job_id, state in states.items():
                             r = self.runners.get(job_id)
-                            if r is not None and r.token == held[job_id] and state not in ("ok", "ended"):
+                            if (
+                                r is not None
+                                and r.token == held[job_id]
+                                and state not in ("ok", "ended")
+                            ):
                                 r.set_state(state)
                 elif renew:
                     self.queue.heartbeat_worker(self.worker_id)
