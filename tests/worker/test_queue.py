@@ -25,7 +25,7 @@ def user(user_factory):
 
 
 @pytest.fixture
-def new_job(services, user):
+def new_job(services, user, clock):
     def make(n_files: int = 1, pipeline: str = "trivial") -> str:
         ids = []
         for i in range(n_files):
@@ -51,6 +51,7 @@ def new_job(services, user):
         doc = services.tracking.create_job(
             user, NewJob(related_file_ids=ids, pipeline=pipeline, claimable=True)
         )
+        clock.advance(0.001)  # jobs keep the order they were made in
         return str(doc["job_id"])
 
     return make
