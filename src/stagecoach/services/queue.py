@@ -289,6 +289,10 @@ class Queue:
                 now,
             )
             new = outcome.job
+            if artifact.stage_units != old.stage_units or artifact.status is not old.status:
+                # Any movement of the stage is progress, even when the percentage rounds
+                # to the same value or the stage's total is unknown.
+                new = new.evolve(last_progress_at=now, stalled=False)
             if job.stalled and not new.stalled:
                 history.append(
                     HistoryEntry(
@@ -571,6 +575,7 @@ class Queue:
         if not dry_run:
             with self.ctx.db.write() as conn:
                 store.prune_change_feed(conn, now - timedelta(days=1))
+                workers_store.prune_workers(conn, now - timedelta(days=1))
         return report
 
     def counters(self) -> dict[str, int]:

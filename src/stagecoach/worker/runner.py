@@ -100,7 +100,7 @@ class JobRunner:
             error=None,
             error_message=None,
         )
-        self._write(art, note=f"{art.filename}: processing started")
+        # Written with the first stage boundary, one transaction fewer per file.
         inp = self._input(art)
         if isinstance(inp, JobError):
             self._fail(art, inp)
