@@ -127,3 +127,65 @@ def test_tracked_jobs_and_unknown_pipelines_are_never_claimed(
     assert status_of(wservices, owner, foreign)["status"] == "pending"
     with wservices.ctx.db.read() as conn:
         assert queue_store.counters(conn)["claims"] == 1
+
+
+def test_stall_is_flagged_while_the_worker_lives_then_cancel_ends_it(
+    make_settings, wservices, owner, make_job
+):
+    from stagecoach.services.context import ServiceContext
+    from stagecoach.services.registry import Services
+    from stagecoach.worker.worker import Worker
+    from tests.worker.conftest import FAST
+    from tests.worker.pipelines import PIPELINES
+
+    # same database and storage, a worker that calls a job stalled after 1 s of silence
+    impatient = Services(ServiceContext.from_settings(make_settings(**{**FAST, "stall_after": 1})))
+    worker = Worker(
+        impatient.ctx, impatient.storage, PIPELINES, poll_interval=0.05, housekeeping_interval=0.3
+    )
+    job_id = make_job("hang")
+    worker.start()
+    try:
+        wait_for(lambda: wservices.tracking.get_job(owner, job_id).stalled)
+        doc = impatient.tracking.status(owner, job_id)
+        assert doc["status"] == "processing" and doc["stalled"] is True
+        assert doc["eta_text"].startswith("Stalled")
+        stall = [e for e in timeline_of(wservices, owner, job_id) if e.kind == "stall"]
+        assert len(stall) == 1 and "cancel and retry" in stall[0].message
+        assert wservices.queue.requeue_expired() == []  # alive: flagged, not requeued
+        wservices.tracking.cancel(owner, job_id)
+        wait_for(lambda: not worker.runners, timeout=3)
+        assert status_of(wservices, owner, job_id)["status"] == "cancelled"
+    finally:
+        worker.stop(timeout=5)
+        impatient.ctx.db.dispose()
+
+
+def test_retry_past_the_limit_answers_409(wservices, owner, make_job, start_worker):
+    from stagecoach.services.errors import Conflict
+
+    job_id = make_job("retryable")
+    start_worker()
+    wait_for(lambda: ended(wservices, owner, job_id))
+    try:
+        wservices.tracking.retry(owner, job_id)
+    except Conflict as exc:
+        assert "used all 3 attempts" in exc.detail
+    else:
+        raise AssertionError("retry past the limit was accepted")
+
+
+def test_lifecycle_is_logged_one_line_per_event_with_the_job_id(
+    wservices, owner, make_job, start_worker, caplog
+):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="stagecoach")
+    job_id = make_job("retryable")
+    start_worker()
+    wait_for(lambda: ended(wservices, owner, job_id))
+    mine = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
+    messages = [r.getMessage() for r in mine]
+    assert messages.count("job claimed") == 3
+    assert messages.count("job retry") == 2
+    assert "job failed" in messages
