@@ -17,7 +17,7 @@ from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import ArtifactInput, Pipeline
 from stagecoach.services.queue import Claim, LeaseLost, ResultFile
-from stagecoach.worker.child import StageSpec, run_artifact
+from stagecoach.worker.child import StageHost, StageSpec
 
 if TYPE_CHECKING:
     from stagecoach.worker.worker import Worker
@@ -26,6 +26,7 @@ log = logging.getLogger("stagecoach.worker")
 
 CHILD_REPORT_INTERVAL = 0.05  # the child sends at most 20 reports a second
 ABORT_GRACE = 0.5  # seconds a stage gets to notice should_abort() before it is terminated
+_ENDS = ("done", "error", "exception")
 
 
 class Stop(Exception):
@@ -105,25 +106,15 @@ class JobRunner:
         if isinstance(inp, JobError):
             self._fail(art, inp)
             return
-        mp = self.worker.mp_context
-        reader, writer = mp.Pipe(duplex=False)
-        abort = mp.Event()
-        proc = mp.Process(
-            target=run_artifact,
-            args=(specs, inp, writer, abort, CHILD_REPORT_INTERVAL),
-            name=f"stage-{self.job_id[:8]}",
-        )
-        proc.start()
-        writer.close()
+        host = self.worker.acquire_host()
         relay = _Relay(self, art, specs)
+        clean = False
         try:
-            self._pump(proc, reader, abort, relay)
+            host.submit(specs, inp, CHILD_REPORT_INTERVAL)
+            self._pump(host, relay)
+            clean = relay.outcome == "done" or relay.reusable
         finally:
-            reader.close()
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
-            proc.close()
+            self.worker.release_host(host, reuse=clean)
         self.progress_calls += relay.calls
         if relay.outcome == "done":
             results = [
@@ -139,21 +130,25 @@ class JobRunner:
             assert relay.error is not None
             self._fail(relay.art, relay.error)
 
-    def _pump(self, proc: Any, reader: Any, abort: Any, relay: _Relay) -> None:
+    def _pump(self, host: StageHost, relay: _Relay) -> None:
         while True:
             if self.state != "ok":
-                abort.set()
-                proc.join(ABORT_GRACE)
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(0.5)
+                host.abort.set()  # a polite stage returns within the grace; then it goes
+                deadline = time.monotonic() + ABORT_GRACE
+                ended = False
+                while not ended and host.proc.is_alive() and time.monotonic() < deadline:
+                    try:
+                        if host.results.poll(0.05):
+                            ended = host.results.recv()[0] in _ENDS
+                    except (EOFError, OSError):
+                        break
                 raise Stop(self.state)
             try:
-                ready = reader.poll(0.1)
-                msg = reader.recv() if ready else None
+                ready = host.results.poll(0.1)
+                msg = host.results.recv() if ready else None
             except (EOFError, OSError):
-                proc.join(2)
-                relay.crashed(proc.exitcode)
+                host.proc.join(2)
+                relay.crashed(host.proc.exitcode)
                 return
             if msg is not None and relay.handle(msg):
                 return
@@ -254,6 +249,7 @@ class _Relay:
         self.specs = specs
         self.names = [s.name for s in specs]
         self.outcome: str | None = None
+        self.reusable = False
         self.error: JobError | None = None
         self.message: str | None = None
         self.dirty = False
@@ -307,6 +303,7 @@ class _Relay:
             _, i, err = msg
             self.error = JobError.from_dict(err)
             self.outcome = "failed"
+            self.reusable = True  # a StageError is the stage's own, orderly refusal
             return True
         elif kind == "exception":
             _, i, type_name, text = msg

@@ -26,6 +26,7 @@ from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.queue import Queue
 from stagecoach.storage.base import Storage
+from stagecoach.worker.child import StageHost
 from stagecoach.worker.runner import JobRunner
 
 log = logging.getLogger("stagecoach.worker")
@@ -86,6 +87,7 @@ class Worker:
         ]
         self.mp_context = mp_context(modules)
         self.runners: dict[str, JobRunner] = {}
+        self._hosts: list[StageHost] = []  # idle stage processes, reused
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._slot_free = threading.Event()
@@ -142,6 +144,10 @@ class Worker:
             r.thread.join(max(0.1, deadline - time.monotonic()))
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            hosts, self._hosts = self._hosts, []
+        for h in hosts:
+            h.close(grace=1.0)
         try:
             self.queue.stop_worker(self.worker_id)
         except Exception:
@@ -181,6 +187,23 @@ class Worker:
             if self._stop.is_set():
                 runner.set_state("stopping")
             runner.thread.start()
+
+    # --- stage processes -----------------------------------------------------------------
+    def acquire_host(self) -> StageHost:
+        with self._lock:
+            while self._hosts:
+                host = self._hosts.pop()
+                if host.reusable:
+                    return host
+                host.close()
+        return StageHost(self.mp_context)
+
+    def release_host(self, host: StageHost, *, reuse: bool) -> None:
+        if reuse and host.reusable and not self._stop.is_set():
+            with self._lock:
+                self._hosts.append(host)
+            return
+        host.close()
 
     def runner_done(self, runner: JobRunner) -> None:
         with self._lock:
