@@ -183,7 +183,7 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
             if active == 0:
                 break
             time.sleep(rng.uniform(0.5, 1.5))
-            if kills < 6 and active > 20:
+            if kills < 6 and 20 < active < n_jobs - 10:  # the workers are up and busy
                 i = rng.randrange(len(workers))
                 workers[i].kill()
                 kills += 1
@@ -210,3 +210,12 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
     assert statuses["completed"] == len(done)
     assert all(per_job[j] == 1 for j in ids if per_job[j])  # no job's result written twice
     assert all(completions[j] == 1 for j in done)  # none completed twice
+    # the kills did interrupt jobs, and those were requeued
+    assert wservices.queue.counters().get("lease_expiries", 0) >= 1
+    with wservices.ctx.db.read() as conn:
+        requeued = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(job_history)
+            .where(job_history.c.kind == "requeue")
+        ).scalar_one()
+    assert requeued >= 1

@@ -189,3 +189,10 @@ def test_lifecycle_is_logged_one_line_per_event_with_the_job_id(
     assert messages.count("job claimed") == 3
     assert messages.count("job retry") == 2
     assert "job failed" in messages
+
+
+def test_cancel_before_any_worker_cancels_its_files(wservices, owner, make_job):
+    job_id = make_job("trivial")
+    doc = wservices.tracking.cancel(owner, job_id)
+    assert doc["status"] == "cancelled"
+    assert [a["status"] for a in doc["artifacts"]] == ["cancelled"]
