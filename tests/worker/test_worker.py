@@ -184,8 +184,13 @@ def test_lifecycle_is_logged_one_line_per_event_with_the_job_id(
     job_id = make_job("retryable")
     start_worker()
     wait_for(lambda: ended(wservices, owner, job_id))
-    mine = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
-    messages = [r.getMessage() for r in mine]
+
+    def messages() -> list[str]:
+        return [r.getMessage() for r in caplog.records if getattr(r, "job_id", None) == job_id]
+
+    # lines are written just after their transaction commits
+    wait_for(lambda: "job failed" in messages(), timeout=5)
+    messages = messages()
     assert messages.count("job claimed") == 3
     assert messages.count("job retry") == 2
     assert "job failed" in messages
