@@ -185,12 +185,12 @@ def test_lifecycle_is_logged_one_line_per_event_with_the_job_id(
     start_worker()
     wait_for(lambda: ended(wservices, owner, job_id))
 
-    def messages() -> list[str]:
+    def lines() -> list[str]:
         return [r.getMessage() for r in caplog.records if getattr(r, "job_id", None) == job_id]
 
     # lines are written just after their transaction commits
-    wait_for(lambda: "job failed" in messages(), timeout=5)
-    messages = messages()
+    wait_for(lambda: "job failed" in lines(), timeout=5)
+    messages = lines()
     assert messages.count("job claimed") == 3
     assert messages.count("job retry") == 2
     assert "job failed" in messages
