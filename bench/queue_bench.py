@@ -129,15 +129,24 @@ class Bench:
         )
         return str(doc["job_id"])
 
+    def enqueue_many(self, n: int) -> None:
+        """``n`` jobs in one transaction: they become claimable at the same moment."""
+        with self.services.ctx.db.write() as conn:
+            for _ in range(n):
+                self.services.tracking.create_job(
+                    self.user, NewJob([self.file_id], pipeline="trivial", claimable=True), conn
+                )
+
     def rows(self) -> list[sa.Row]:
         with self.services.ctx.db.read() as conn:
-            return list(
-                conn.execute(
-                    sa.select(
-                        jobs.c.status, jobs.c.created_at, jobs.c.started_at, jobs.c.finished_at
-                    )
-                )
+            cols = (
+                jobs.c.job_id,
+                jobs.c.status,
+                jobs.c.created_at,
+                jobs.c.started_at,
+                jobs.c.finished_at,
             )
+            return list(conn.execute(sa.select(*cols)))
 
     def start_workers(self, n: int, log: Path) -> list[subprocess.Popen]:
         env = dict(
@@ -202,11 +211,15 @@ def throughput(kind: str, n_workers: int, tmp: Path) -> str:
     bench = Bench(url, tmp / f"data-{kind}-{n_workers}")
     procs: list[subprocess.Popen] = []
     try:
-        for _ in range(JOBS):
-            bench.enqueue()
+        # Warm up: every worker started, its stage processes running; then measure.
         procs = bench.start_workers(n_workers, tmp / "workers.log")
+        for _ in range(4 * n_workers):
+            bench.enqueue()
+        bench.wait_all_done(300)
+        warm = {r.job_id for r in bench.rows()}
+        bench.enqueue_many(JOBS)
         ok = bench.wait_all_done(300)
-        rows = bench.rows()
+        rows = [r for r in bench.rows() if r.job_id not in warm]
         started = min(r.started_at for r in rows if r.started_at)
         finished = max(r.finished_at for r in rows if r.finished_at)
         span = (finished - started).total_seconds()
@@ -282,6 +295,8 @@ def progress_absorption(tmp: Path) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="stagecoach-bench-") as d:
         tmp = Path(d)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} cores, load average {load} (figures scale with both)")
         print(f"queue throughput, trivial pipeline, {JOBS} jobs, workers of concurrency 2:")
         for kind in ("sqlite", "postgres"):
             for n in (1, 2, 4):

@@ -117,6 +117,10 @@ class Queue:
     def claim(self, worker_id: str, pipelines: Mapping[str, list[str]]) -> Claim | None:
         """Take the oldest runnable job of one of ``pipelines`` (name -> its stage names)."""
         now = self.ctx.clock()
+        with self.ctx.db.read() as conn:
+            # An idle worker looks without taking SQLite's write lock from everyone else.
+            if store.claim_candidate(conn, pipelines.keys(), now, lock=False) is None:
+                return None
         with self.ctx.db.write() as conn:
             job = store.claim_candidate(conn, pipelines.keys(), now)
             if job is None:

@@ -27,7 +27,9 @@ from stagecoach.store.tables import (
 )
 
 
-def claim_candidate(conn: Connection, pipelines: Iterable[str], now: datetime) -> Job | None:
+def claim_candidate(
+    conn: Connection, pipelines: Iterable[str], now: datetime, *, lock: bool = True
+) -> Job | None:
     """The oldest runnable pending job of one of ``pipelines``, locked for this transaction.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent claimers take different jobs.
@@ -48,7 +50,7 @@ def claim_candidate(conn: Connection, pipelines: Iterable[str], now: datetime) -
         .order_by(jobs.c.created_at, jobs.c.job_id)
         .limit(1)
     )
-    if conn.dialect.name == "postgresql":
+    if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     row = conn.execute(q).mappings().first()
     return Job.from_row(row) if row else None
