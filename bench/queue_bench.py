@@ -251,9 +251,8 @@ def claim_latency(kind: str, tmp: Path, n: int = 40, gap: float = 0.15) -> str:
         lat = [
             (r.started_at - r.created_at).total_seconds() * 1000
             for r in bench.rows()
-            if r.started_at
+            if r.started_at and r.job_id != warm  # the warm-up job waited for start-up
         ]
-        lat = lat[1:] if warm else lat
         return f"p50 {pct(lat, 0.5):6.0f} ms   p99 {pct(lat, 0.99):6.0f} ms   (n={len(lat)})"
     finally:
         stop(procs)
