@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,11 +21,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from stagecoach.domain import queue_rules as rules
-from stagecoach.domain.errors import JobError, lost_worker_error
+from stagecoach.domain.errors import lost_worker_error
 from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.records import Artifact, HistoryEntry, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.services.context import ServiceContext
+from stagecoach.settings import Settings
 from stagecoach.storage.base import Storage
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import queue as store
@@ -78,7 +80,7 @@ class Queue:
         self.rng = random.Random()
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self) -> Settings:
         return self.ctx.settings
 
     # --- workers -----------------------------------------------------------------------
@@ -600,10 +602,4 @@ def _reset(a: Artifact) -> Artifact:
 
 
 def _uuid() -> str:
-    import uuid
-
     return str(uuid.uuid4())
-
-
-def error_of(a: Artifact) -> JobError | None:
-    return JobError.from_dict(a.error) if a.error else None
