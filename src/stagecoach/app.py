@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from stagecoach import __version__, web
-from stagecoach.api import auth, cases, files, health, jobs, problems, uploads
+from stagecoach.api import auth, cases, files, health, jobs, metrics, problems, results, uploads
 from stagecoach.api.limits import BodyLimit
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
@@ -18,14 +19,29 @@ UPLOAD_PATHS = ("/api/v1/upload", "/upload")
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               embedded_worker: bool = False) -> FastAPI:
+               embedded_worker: bool = False,
+               pipelines: Mapping[str, Any] | None = None) -> FastAPI:
+    """``embedded_worker``: run a worker inside this process for the app's lifetime, over
+    ``pipelines`` (default: the installed ones)."""
     settings = settings or Settings()
     services = services or Services(ServiceContext.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.ctx.db.dispose()
+        worker = None
+        if embedded_worker:
+            from stagecoach.worker.worker import Worker
+
+            worker = Worker(services.ctx, services.storage,
+                            pipelines if pipelines is not None else services.pipelines)
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            services.ctx.db.dispose()
 
     app = FastAPI(
         title="stagecoach",
@@ -38,7 +54,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.embedded_worker = embedded_worker
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (health, auth, jobs, uploads, files, cases):
+    for module in (health, auth, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
     return app

@@ -12,6 +12,9 @@ from stagecoach.services.cases import Cases
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
 from stagecoach.services.files import Files
+from stagecoach.services.metrics import Metrics
+from stagecoach.services.queue import Queue
+from stagecoach.services.results import Results
 from stagecoach.services.tracking import Tracking
 from stagecoach.services.uploads import Uploads
 from stagecoach.storage.local import LocalStorage
@@ -56,3 +59,15 @@ class Services:
     @cached_property
     def cases(self) -> Cases:
         return Cases(self.ctx)
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(self.ctx, self.storage)
+
+    @cached_property
+    def results(self) -> Results:
+        return Results(self.ctx, self.storage)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics(self.ctx)

@@ -258,6 +258,12 @@ class Tracking:
                 if outcome.job.status is JobStatus.PENDING and job.status is JobStatus.FAILED:
                     if on_retry is not None:
                         on_retry(conn, outcome.job)
+                if (outcome.job.status is JobStatus.CANCELLED
+                        and job.status is not JobStatus.CANCELLED):
+                    # Files not done yet will not be; a worker running one stops within 2 s.
+                    for a in store.job_artifacts(conn, job_id):
+                        if a.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+                            store.save_artifact(conn, a, a.evolve(status=JobStatus.CANCELLED))
                 if outcome.history or outcome.job.version != job.version:
                     store.record_change(conn, outcome.job, now)
                 for h in outcome.history:

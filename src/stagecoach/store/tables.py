@@ -204,6 +204,15 @@ stage_rates = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Monotonic queue counters (lease expiries, retries, claims) for /metrics, correct across
+# processes and untouched by retention.
+queue_counters = sa.Table(
+    "queue_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 # The change feed: one row per job change, read by live-event streams in other processes.
 job_events = sa.Table(
     "job_events",

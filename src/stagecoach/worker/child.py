@@ -1,0 +1,186 @@
+"""The child process that runs one artifact through its pipeline's stages.
+
+It talks to its worker through one pipe, in small tuples:
+
+    ("stage", i, total)                       stage i starts; its units, as known now
+    ("progress", i, done, message, calls)     at most every ``interval`` seconds
+    ("total", i, total)                       the stage corrected its total
+    ("stage_done", i, seconds, done, calls)
+    ("error", i, error_dict)                  a StageError: the artifact fails with it
+    ("exception", i, type_name, text)         anything else stage code raised
+    ("done",)
+
+A crash (a segfaulting decoder) ends the process without "done": the worker sees the pipe
+close and fails the artifact with the exit signal. If the worker itself dies the child
+notices its parent is gone and exits, so no orphan keeps burning CPU.
+
+A child is a *stage host*: it runs one artifact at a time and, once the artifact ended
+cleanly (done, or a StageError), is reused for the next, which spares the start-up of a
+process per file. A host that crashed, was aborted or raised something unexpected is never
+reused, and each is replaced after ``MAX_TASKS`` artifacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stagecoach.domain.errors import StageError
+from stagecoach.pipelines.base import ArtifactInput
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What the child needs of a Stage: module-level functions pickle by name."""
+
+    name: str
+    unit: str
+    run: Callable[..., None]
+    total: Callable[[ArtifactInput], float]
+
+
+class PipeReporter:
+    """The Reporter the stage code sees. Cheap per call: it only sends when due."""
+
+    def __init__(self, conn: Any, abort: Any, index: int, interval: float) -> None:
+        self.conn = conn
+        self.abort = abort
+        self.index = index
+        self.interval = interval
+        self.done = 0.0
+        self.message: str | None = None
+        self.calls = 0
+        self._last_sent = 0.0
+        self._unsent = False
+
+    def progress(self, units_done: float, message: str | None = None) -> None:
+        self.calls += 1
+        if units_done > self.done:
+            self.done = float(units_done)
+        if message is not None:
+            self.message = message
+        self._unsent = True
+        now = time.monotonic()
+        if now - self._last_sent >= self.interval:
+            self.flush(now)
+
+    def set_total(self, units_total: float) -> None:
+        self.conn.send(("total", self.index, float(units_total)))
+
+    def should_abort(self) -> bool:
+        return bool(self.abort.is_set())
+
+    def flush(self, now: float | None = None) -> None:
+        if self._unsent:
+            self.conn.send(("progress", self.index, self.done, self.message, self.calls))
+            self._unsent = False
+            self._last_sent = now if now is not None else time.monotonic()
+
+
+def _exit_with_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+MAX_TASKS = 200
+
+
+def host_main(tasks: Any, conn: Any, abort: Any) -> None:
+    """Process entry point (module-level so forkserver/spawn can import it): run the
+    artifacts the worker sends, one at a time, until it sends None or goes away."""
+    _exit_with_parent()
+    while True:
+        try:
+            task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        stages, artifact, interval = task
+        if not run_artifact(stages, artifact, conn, abort, interval):
+            return
+
+
+def run_artifact(
+    stages: list[StageSpec], artifact: ArtifactInput, conn: Any, abort: Any, interval: float
+) -> bool:
+    """Run every stage of one artifact; False when this process should not be reused."""
+    try:
+        for i, spec in enumerate(stages):
+            if abort.is_set():
+                return False
+            started = time.monotonic()
+            try:
+                total = float(spec.total(artifact))
+                conn.send(("stage", i, total))
+                reporter = PipeReporter(conn, abort, i, interval)
+                spec.run(artifact, reporter)
+                reporter.flush()
+            except StageError as exc:
+                conn.send(("error", i, exc.error.to_dict()))
+                return True
+            except (BrokenPipeError, EOFError):
+                return False
+            except Exception as exc:  # stage code's own bug or a transient failure
+                conn.send(("exception", i, type(exc).__name__, str(exc)[:800]))
+                return False
+            conn.send(("stage_done", i, time.monotonic() - started, reporter.done, reporter.calls))
+        conn.send(("done",))
+        return True
+    except (BrokenPipeError, EOFError, OSError):
+        return False  # the worker is gone or gave up on us
+
+
+class StageHost:
+    """The worker's handle on one stage host process."""
+
+    def __init__(self, mp: Any) -> None:
+        self.results, writer = mp.Pipe(duplex=False)
+        tasks_reader, self.tasks = mp.Pipe(duplex=False)
+        self.abort = mp.Event()
+        self.proc = mp.Process(
+            target=host_main, args=(tasks_reader, writer, self.abort), name="stagecoach-stage-host"
+        )
+        self.proc.start()
+        writer.close()
+        tasks_reader.close()
+        self.tasks_run = 0
+
+    def submit(self, stages: list[StageSpec], artifact: ArtifactInput, interval: float) -> None:
+        self.abort.clear()
+        self.tasks_run += 1
+        self.tasks.send((stages, artifact, interval))
+
+    @property
+    def reusable(self) -> bool:
+        return self.proc.is_alive() and self.tasks_run < MAX_TASKS
+
+    def close(self, grace: float = 0.0) -> None:
+        """Stop the process: politely (None) if ``grace``, else at once."""
+        with contextlib.suppress(OSError, ValueError):
+            if grace and self.proc.is_alive():
+                self.tasks.send(None)
+                self.proc.join(grace)
+            if self.proc.is_alive():
+                self.proc.terminate()
+                self.proc.join(0.5)
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(5)
+        for c in (self.tasks, self.results):
+            with contextlib.suppress(OSError):
+                c.close()
+        with contextlib.suppress(ValueError):
+            self.proc.close()

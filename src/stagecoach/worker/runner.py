@@ -1,0 +1,331 @@
+"""One claimed job, run by one thread of the worker: each artifact in its own child process,
+its reports relayed to the database coalesced (at most one write per job per
+``progress_write_interval``, always at stage boundaries)."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import shutil
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from stagecoach.domain import queue_rules as rules
+from stagecoach.domain.errors import ErrorCategory, JobError
+from stagecoach.domain.records import Artifact
+from stagecoach.domain.status import JobStatus
+from stagecoach.pipelines.base import ArtifactInput, Pipeline
+from stagecoach.services.queue import Claim, LeaseLost, ResultFile
+from stagecoach.worker.child import StageHost, StageSpec
+
+if TYPE_CHECKING:
+    from stagecoach.worker.worker import Worker
+
+log = logging.getLogger("stagecoach.worker")
+
+CHILD_REPORT_INTERVAL = 0.05  # the child sends at most 20 reports a second
+ABORT_GRACE = 0.5  # seconds a stage gets to notice should_abort() before it is terminated
+_ENDS = ("done", "error", "exception")
+
+
+class Stop(Exception):
+    """The job must stop here: cancelled, lost, or the worker is shutting down."""
+
+
+class JobRunner:
+    def __init__(self, worker: Worker, claim: Claim, pipeline: Pipeline) -> None:
+        self.worker = worker
+        self.queue = worker.queue
+        self.claim = claim
+        self.job_id = claim.job.job_id
+        self.token = claim.token
+        self.pipeline = pipeline
+        self.state = "ok"  # set by the worker's monitor: cancelled | lost | stopping
+        self.changed = threading.Event()
+        self.interval = worker.settings.progress_write_interval
+        self.work_root = worker.settings.data_dir / "work" / f"{self.job_id}-{self.token}"
+        self.thread = threading.Thread(target=self.run, name=f"job-{self.job_id[:8]}", daemon=True)
+        self.progress_calls = 0  # reporter calls relayed (the benchmark reads it)
+
+    def set_state(self, state: str) -> None:
+        if self.state == "ok":
+            self.state = state
+            self.changed.set()
+
+    # --- the job -----------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            for art in self.claim.artifacts:
+                self._check()
+                self.run_artifact(art)
+            self._check()
+            self.queue.end_attempt(self.job_id, self.token, self.pipeline.complete_message)
+        except (Stop, LeaseLost) as exc:
+            reason = exc.reason if isinstance(exc, LeaseLost) else self.state
+            self._stopped(reason)
+        except Exception:
+            log.exception("job runner failed", extra={"job_id": self.job_id})
+            # The lease is left to expire: the job is requeued by a scan, attempt counted.
+        finally:
+            shutil.rmtree(self.work_root, ignore_errors=True)
+            self.worker.runner_done(self)
+
+    def _check(self) -> None:
+        if self.state != "ok":
+            raise Stop(self.state)
+
+    def _stopped(self, reason: str) -> None:
+        if reason == "cancelled":
+            self.queue.settle_cancelled(self.job_id, self.token)
+        elif reason == "stopping":
+            self.queue.release(self.job_id, self.token)
+        else:
+            log.warning(
+                "job abandoned: lease lost",
+                extra={"job_id": self.job_id, "lease_token": self.token},
+            )
+
+    # --- one artifact ------------------------------------------------------------------
+    def run_artifact(self, art: Artifact) -> None:
+        now = self.worker.clock()
+        specs = [StageSpec(s.name, s.unit, s.run, s.total) for s in self.pipeline.stages]
+        art = art.evolve(
+            status=JobStatus.PROCESSING,
+            current_stage=specs[0].name if specs else None,
+            progress=0.0,
+            stage_units={},
+            processing_stages={},
+            started_at=now,
+            completed_at=None,
+            error=None,
+            error_message=None,
+        )
+        # Written with the first stage boundary, one transaction fewer per file.
+        inp = self._input(art)
+        if isinstance(inp, JobError):
+            self._fail(art, inp)
+            return
+        host = self.worker.acquire_host()
+        relay = _Relay(self, art, specs)
+        clean = False
+        try:
+            host.submit(specs, inp, CHILD_REPORT_INTERVAL)
+            self._pump(host, relay)
+            clean = relay.outcome == "done" or relay.reusable
+        finally:
+            self.worker.release_host(host, reuse=clean)
+        self.progress_calls += relay.calls
+        if relay.outcome == "done":
+            results = [
+                ResultFile(p.name, p, mimetypes.guess_type(p.name)[0] or "application/octet-stream")
+                for p in sorted(inp.results_dir.iterdir())
+                if p.is_file()
+            ]
+            done = relay.art.evolve(
+                status=JobStatus.COMPLETED, progress=100.0, completed_at=self.worker.clock()
+            )
+            self._write(done, results=results, note=f"{art.filename}: completed", final=True)
+        else:
+            assert relay.error is not None
+            self._fail(relay.art, relay.error)
+
+    def _pump(self, host: StageHost, relay: _Relay) -> None:
+        while True:
+            if self.state != "ok":
+                host.abort.set()  # a polite stage returns within the grace; then it goes
+                deadline = time.monotonic() + ABORT_GRACE
+                ended = False
+                while not ended and host.proc.is_alive() and time.monotonic() < deadline:
+                    try:
+                        if host.results.poll(0.05):
+                            ended = host.results.recv()[0] in _ENDS
+                    except (EOFError, OSError):
+                        break
+                raise Stop(self.state)
+            try:
+                ready = host.results.poll(0.1)
+                msg = host.results.recv() if ready else None
+            except (EOFError, OSError):
+                host.proc.join(2)
+                relay.crashed(host.proc.exitcode)
+                return
+            if msg is not None and relay.handle(msg):
+                return
+            relay.flush_if_due()
+
+    def _fail(self, art: Artifact, error: JobError) -> None:
+        failed = art.evolve(
+            status=JobStatus.FAILED,
+            error=error.to_dict(),
+            error_message=error.message,
+            completed_at=None,
+        )
+        self._write(failed, note=f"{art.filename}: {error.message}", final=True)
+        log.warning(
+            "artifact failed",
+            extra={
+                "job_id": self.job_id,
+                "artifact_id": art.artifact_id,
+                "error": error.code,
+                "retryable": error.retryable,
+            },
+        )
+
+    def _write(
+        self,
+        art: Artifact,
+        *,
+        message: str | None = None,
+        results: list[ResultFile] | None = None,
+        note: str | None = None,
+        final: bool = False,
+    ) -> None:
+        """A fenced write; transient database errors are retried for boundary writes and
+        skipped for progress (the next report carries the same information)."""
+        attempts = 5 if (final or note) else 1
+        for i in range(attempts):
+            try:
+                self.queue.write_artifact(
+                    self.job_id, self.token, art, message=message, results=results, note=note
+                )
+                return
+            except LeaseLost:
+                raise
+            except Exception:
+                log.exception("progress write failed", extra={"job_id": self.job_id})
+                if i + 1 < attempts:
+                    time.sleep(min(2.0, 0.2 * 2**i))
+        if final:
+            raise Stop("lost")
+
+    def _input(self, art: Artifact) -> ArtifactInput | JobError:
+        f = self.claim.files.get(art.file_id or "")
+        path = None
+        if f is not None and f.get("stored_path"):
+            path = self.worker.storage.path(f["stored_path"])
+        if f is None or path is None or not path.is_file():
+            return JobError(
+                "file_missing",
+                ErrorCategory.INPUT,
+                False,
+                f"The stored file of {art.filename} is missing.",
+                "Upload the file again.",
+            )
+        base = self.work_root / art.artifact_id
+        work, results = base / "work", base / "results"
+        shutil.rmtree(base, ignore_errors=True)
+        work.mkdir(parents=True)
+        results.mkdir(parents=True)
+        s = self.worker.settings
+        return ArtifactInput(
+            artifact_id=art.artifact_id,
+            file_path=path,
+            original_name=art.filename,
+            file_type=art.file_type,
+            mime=f.get("mime") or "application/octet-stream",
+            size=int(f.get("size") or 0),
+            sha256=f.get("sha256") or "",
+            media={
+                "duration_seconds": f.get("duration_seconds"),
+                "page_count": f.get("page_count"),
+                "row_count": f.get("row_count"),
+            },
+            work_dir=work,
+            results_dir=results,
+            options={
+                "engine": s.transcription_engine,
+                "whisper_model_dir": str(s.whisper_model_dir) if s.whisper_model_dir else None,
+            },
+        )
+
+
+class _Relay:
+    """Turns the child's messages into artifact states and decides when to write them."""
+
+    def __init__(self, runner: JobRunner, art: Artifact, specs: list[StageSpec]) -> None:
+        self.runner = runner
+        self.art = art
+        self.specs = specs
+        self.names = [s.name for s in specs]
+        self.outcome: str | None = None
+        self.reusable = False
+        self.error: JobError | None = None
+        self.message: str | None = None
+        self.dirty = False
+        self.last_write = time.monotonic()
+        self.calls = 0
+        self._calls_in_stage = 0
+        self.stage = 0
+
+    def _units(self, i: int, **changes: Any) -> None:
+        name = self.names[i]
+        units = dict(self.art.stage_units)
+        cur = dict(units.get(name) or {"unit": self.specs[i].unit, "done": 0.0, "total": None})
+        cur.update(changes)
+        units[name] = cur
+        self.art = self.art.evolve(
+            stage_units=units,
+            current_stage=name,
+            progress=rules.artifact_progress(self.names, units),
+        )
+
+    def handle(self, msg: tuple[Any, ...]) -> bool:
+        """Apply one message; True when the child has finished (well or badly)."""
+        kind = msg[0]
+        if kind == "stage":
+            _, i, total = msg
+            self.stage = i
+            self._units(i, total=total, done=0.0)
+            self.write()
+        elif kind == "progress":
+            _, i, done, message, calls = msg
+            self._units(i, done=done)
+            self.calls += calls - self._calls_in_stage
+            self._calls_in_stage = calls
+            if message:
+                self.message = message
+            self.dirty = True
+        elif kind == "total":
+            _, i, total = msg
+            self._units(i, total=total)
+            self.dirty = True
+        elif kind == "stage_done":
+            _, i, seconds, done, calls = msg
+            self.calls += calls - self._calls_in_stage
+            self._calls_in_stage = 0
+            self._units(i, done=done, finished=True)
+            stages = dict(self.art.processing_stages)
+            stages[self.names[i]] = round(seconds, 3)
+            self.art = self.art.evolve(processing_stages=stages)
+            self.write()
+        elif kind == "error":
+            _, i, err = msg
+            self.error = JobError.from_dict(err)
+            self.outcome = "failed"
+            self.reusable = True  # a StageError is the stage's own, orderly refusal
+            return True
+        elif kind == "exception":
+            _, i, type_name, text = msg
+            self.error = rules.unexpected_stage_error(self.names[i], type_name, text)
+            self.outcome = "failed"
+            return True
+        elif kind == "done":
+            self.outcome = "done"
+            return True
+        return False
+
+    def crashed(self, exitcode: int | None) -> None:
+        if self.outcome is None:
+            self.outcome = "crashed"
+            stage = self.names[self.stage] if self.names else "processing"
+            self.error = rules.crashed_stage_error(stage, exitcode)
+
+    def flush_if_due(self) -> None:
+        if self.dirty and time.monotonic() - self.last_write >= self.runner.interval:
+            self.write()
+
+    def write(self) -> None:
+        self.runner._write(self.art, message=self.message)
+        self.dirty = False
+        self.last_write = time.monotonic()

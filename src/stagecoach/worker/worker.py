@@ -1,0 +1,254 @@
+"""The worker: claims jobs of the pipelines it has, runs each in a JobRunner thread, holds
+their leases, and runs the queue's housekeeping (expired leases, stalls, retention).
+
+Threads, all daemons of one process:
+- the claim loop (``run``), which starts a runner when a slot is free;
+- the monitor, which renews leases (and the worker's heartbeat) every third of a lease and
+  polls the held jobs' status twice a second, so a cancel stops the stage within 2 s;
+- housekeeping, which requeues expired leases, flags stalls, and runs retention.
+Stage code runs in child processes started by a forkserver (never ``fork`` from a threaded
+process).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from stagecoach.pipelines.base import Pipeline
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.queue import Queue
+from stagecoach.storage.base import Storage
+from stagecoach.worker.child import StageHost
+from stagecoach.worker.runner import JobRunner
+
+log = logging.getLogger("stagecoach.worker")
+
+MONITOR_TICK = 0.4  # seconds between cancel polls
+
+
+def default_pipelines() -> dict[str, Pipeline]:
+    """The installed pipelines (built-ins and the ``stagecoach.pipelines`` entry points)."""
+    try:
+        from stagecoach.pipelines.registry import load_pipelines  # type: ignore[import-not-found]
+    except ImportError:
+        log.warning("no pipeline registry found; this worker claims nothing")
+        return {}
+    return dict(load_pipelines())
+
+
+def mp_context(preload: list[str] | None = None) -> Any:
+    """forkserver where there is one (cheap starts, safe in a threaded parent), else spawn."""
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:  # pragma: no cover - platforms without it
+        return multiprocessing.get_context("spawn")
+    if preload:
+        ctx.set_forkserver_preload(preload)
+    return ctx
+
+
+class Worker:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        storage: Storage,
+        pipelines: Mapping[str, Pipeline] | None = None,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        poll_interval: float = 0.25,
+        housekeeping_interval: float | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.clock = ctx.clock
+        self.storage = storage
+        self.pipelines = dict(pipelines if pipelines is not None else default_pipelines())
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.worker_id = worker_id or str(uuid.uuid4())
+        self.poll_interval = poll_interval
+        lease = self.settings.lease_seconds
+        self.housekeeping_interval = housekeeping_interval or max(0.5, min(lease / 2, 10.0))
+        self.queue = Queue(ctx, storage)
+        # Imported once by the forkserver, so a stage process starts in milliseconds: the
+        # stage modules, and what a re-import of the main module (the CLI) would pull in.
+        modules = [
+            "stagecoach.cli",
+            "stagecoach.worker.worker",
+            *sorted({s.run.__module__ for p in self.pipelines.values() for s in p.stages}),
+        ]
+        self.mp_context = mp_context(modules)
+        self.runners: dict[str, JobRunner] = {}
+        self._hosts: list[StageHost] = []  # idle stage processes, reused
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._slot_free = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.jobs_run = 0
+        self.progress_calls = 0
+
+    @property
+    def stage_names(self) -> dict[str, list[str]]:
+        return {name: p.stage_names for name, p in self.pipelines.items()}
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Run in background threads (the embedded worker of `stagecoach serve`)."""
+        self._register()
+        for target, name in (
+            (self._claim_loop, "claim"),
+            (self._monitor, "monitor"),
+            (self._housekeeping, "housekeeping"),
+        ):
+            t = threading.Thread(target=target, name=f"worker-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def run(self) -> None:
+        """Run in the calling thread until ``stop()`` (`stagecoach worker`)."""
+        self.start()
+        while not self._stop.wait(0.5):
+            pass
+        self._shutdown()
+
+    def request_stop(self) -> None:
+        """Ask ``run()`` to return (safe from a signal handler)."""
+        self._stop.set()
+        self._slot_free.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, give running jobs back (pending, attempt not counted), wait."""
+        self.request_stop()
+        self._shutdown(timeout)
+
+    _shut = False
+
+    def _shutdown(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+            runners = list(self.runners.values())
+        for r in runners:
+            r.set_state("stopping")
+        deadline = time.monotonic() + timeout
+        for r in runners:
+            r.thread.join(max(0.1, deadline - time.monotonic()))
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            hosts, self._hosts = self._hosts, []
+        for h in hosts:
+            h.close(grace=1.0)
+        try:
+            self.queue.stop_worker(self.worker_id)
+        except Exception:
+            log.exception("could not mark the worker stopped", extra={"worker_id": self.worker_id})
+
+    def _register(self) -> None:
+        self.queue.register_worker(
+            self.worker_id,
+            socket.gethostname(),
+            os.getpid(),
+            sorted(self.pipelines),
+            self.concurrency,
+        )
+
+    # --- claim loop ----------------------------------------------------------------------
+    def _claim_loop(self) -> None:
+        names = self.stage_names
+        while not self._stop.is_set():
+            with self._lock:
+                free = self.concurrency - len(self.runners)
+            if free <= 0:
+                self._slot_free.wait(1.0)
+                self._slot_free.clear()
+                continue
+            try:
+                claim = self.queue.claim(self.worker_id, names) if names else None
+            except Exception:
+                log.exception("claim failed", extra={"worker_id": self.worker_id})
+                claim = None
+                self._stop.wait(1.0)
+            if claim is None:
+                self._stop.wait(self.poll_interval)
+                continue
+            runner = JobRunner(self, claim, self.pipelines[claim.job.pipeline or ""])
+            with self._lock:
+                self.runners[runner.job_id] = runner
+            if self._stop.is_set():
+                runner.set_state("stopping")
+            runner.thread.start()
+
+    # --- stage processes -----------------------------------------------------------------
+    def acquire_host(self) -> StageHost:
+        with self._lock:
+            while self._hosts:
+                host = self._hosts.pop()
+                if host.reusable:
+                    return host
+                host.close()
+        return StageHost(self.mp_context)
+
+    def release_host(self, host: StageHost, *, reuse: bool) -> None:
+        if reuse and host.reusable and not self._stop.is_set():
+            with self._lock:
+                self._hosts.append(host)
+            return
+        host.close()
+
+    def runner_done(self, runner: JobRunner) -> None:
+        with self._lock:
+            self.runners.pop(runner.job_id, None)
+            self.jobs_run += 1
+            self.progress_calls += runner.progress_calls
+        self._slot_free.set()
+
+    # --- monitor -------------------------------------------------------------------------
+    def _monitor(self) -> None:
+        renew_every = self.settings.lease_seconds / 3
+        last_renew = 0.0
+        while not self._stop.wait(min(MONITOR_TICK, renew_every)):
+            with self._lock:
+                held = {r.job_id: r.token for r in self.runners.values()}
+            now = time.monotonic()
+            renew = now - last_renew >= renew_every
+            try:
+                if held:
+                    states = self.queue.check_leases(self.worker_id, held, renew=renew)
+                    with self._lock:
+                        for job_id, state in states.items():
+                            r = self.runners.get(job_id)
+                            if (
+                                r is not None
+                                and r.token == held[job_id]
+                                and state not in ("ok", "ended")
+                            ):
+                                r.set_state(state)
+                elif renew:
+                    self.queue.heartbeat_worker(self.worker_id)
+                if renew:
+                    last_renew = now
+            except Exception:
+                log.exception("lease check failed", extra={"worker_id": self.worker_id})
+
+    # --- housekeeping --------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        last_cleanup = time.monotonic()
+        while not self._stop.wait(self.housekeeping_interval):
+            try:
+                self.queue.requeue_expired()
+                self.queue.flag_stalls()
+                if time.monotonic() - last_cleanup >= self.settings.cleanup_interval_seconds:
+                    last_cleanup = time.monotonic()
+                    self.queue.cleanup()
+            except Exception:
+                log.exception("housekeeping failed", extra={"worker_id": self.worker_id})
