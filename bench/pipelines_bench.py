@@ -80,10 +80,26 @@ def recording(work: Path, name: str, minutes: float, speech_share: float = 1.0) 
     return encode(wav, work / f"{name}.mp3", "libmp3lame")
 
 
+def peak_rss_of_this_process_mib() -> float:
+    """Peak RSS of this process since it started.
+
+    On Linux, ru_maxrss survives exec: a child spawned from a parent holding 1 GB reports
+    at least 1 GB. The memory map's own high-water mark (VmHWM) starts afresh at exec.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak_rss_child(path: str, work: str, queue: Any) -> None:
     seconds = run("audio", Path(path), Path(work), {"engine": "pocketsphinx"}).wall
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put((usage.ru_maxrss / 1024, seconds, usage.ru_utime + usage.ru_stime))
+    queue.put((peak_rss_of_this_process_mib(), seconds, usage.ru_utime + usage.ru_stime))
 
 
 def peak_rss_mb(path: Path, work: Path) -> tuple[float, float, float]:
