@@ -93,7 +93,7 @@ def test_segfault_fails_only_that_artifact_and_the_worker_lives_on(
     assert doc["error"]["retryable"] is False
     after = make_job("trivial")
     assert wait_for(lambda: ended(wservices, owner, after))["status"] == "completed"
-    assert worker.jobs_run == 2
+    assert wait_for(lambda: worker.jobs_run == 2)  # counted just after the job ends
 
 
 def test_cancel_stops_the_stage_within_two_seconds(wservices, owner, make_job, start_worker):

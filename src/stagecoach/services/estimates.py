@@ -14,12 +14,19 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from stagecoach.domain.eta import QueueState, Shown, estimate
-from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan, monotonic
+from stagecoach.domain.progress import (
+    ArtifactPlan,
+    JobPlan,
+    StagePlan,
+    artifact_progress,
+    monotonic,
+)
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
+from stagecoach.settings import Settings
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import rates as store
@@ -28,6 +35,14 @@ QUEUE_LOOKAHEAD = 20  # queued jobs whose own work is estimated one by one
 # Media facts that give a stage's total before it starts, by the stage's unit.
 UNIT_FACT = {"audio_seconds": "duration_seconds", "pages": "page_count", "rows": "row_count",
              "bytes": "size"}
+
+
+def stage_options(settings: Settings) -> dict[str, Any]:
+    """The options stage code gets (ArtifactInput.options); also name the engine of a run."""
+    return {
+        "engine": settings.transcription_engine,
+        "whisper_model_dir": str(settings.whisper_model_dir) if settings.whisper_model_dir else None,
+    }
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -40,6 +55,45 @@ class Estimates:
     def __init__(self, ctx: ServiceContext, pipelines: Mapping[str, Pipeline]) -> None:
         self.ctx = ctx
         self.pipelines = pipelines
+
+    def engine(self, pipeline: str) -> str:
+        p = self.pipelines.get(pipeline)
+        if p is None or p.engine is None:
+            return ""
+        try:
+            return p.engine(stage_options(self.ctx.settings))
+        except Exception:  # a plugin's engine naming must never break tracking
+            return ""
+
+    def learn_finished_stages(self, conn: Connection, job: Job, old: Artifact,
+                              new: Artifact) -> None:
+        """Learn from every stage of ``new`` that finished since ``old`` was stored."""
+        if job.pipeline not in self.pipelines:
+            return
+        for name, units in new.stage_units.items():
+            if not units.get("finished") or (old.stage_units.get(name) or {}).get("finished"):
+                continue
+            seconds = new.processing_stages.get(name)
+            total = units.get("total") or units.get("done")
+            if seconds is None or not total:
+                continue
+            seconds = max(float(seconds), 1e-3)  # timings are kept to the millisecond
+            started = _parse_time(units.get("started_at"))
+            first, half = _parse_time(units.get("first_at")), _parse_time(units.get("half_at"))
+            self.learn(
+                conn, job.pipeline or "", name, self.engine(job.pipeline or ""),
+                str(units.get("unit") or ""), float(total), float(seconds),
+                startup_seconds=(first - started).total_seconds() if first and started else None,
+                half_seconds=(half - started).total_seconds() if half and started else None,
+            )
+
+    def artifact_progress(self, conn: Connection, job: Job, artifact: Artifact) -> float:
+        """An artifact's progress, its stages weighted by what they are expected to cost."""
+        plan = self.plan(conn, job, [artifact])
+        if not plan.artifacts or job.pipeline not in self.pipelines:
+            return artifact.progress
+        return artifact_progress(plan.artifacts[0], self.rates(conn),
+                                 self.ctx.settings.transcription_prior_factor)
 
     # --- learning ------------------------------------------------------------------------
     def learn(self, conn: Connection, pipeline: str, stage: str, engine: str, unit: str,
@@ -81,7 +135,7 @@ class Estimates:
                 ))
             ended = a.status in (JobStatus.FAILED, JobStatus.CANCELLED)
             plans.append(ArtifactPlan(pipeline=pipeline.name, stages=tuple(stages),
-                                      engine=str(a.stage_units.get("_engine", "")), ended=ended))
+                                      engine=self.engine(pipeline.name), ended=ended))
         return JobPlan(tuple(plans))
 
     def _facts(self, conn: Connection, a: Artifact) -> Mapping[Any, Any]:

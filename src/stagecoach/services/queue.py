@@ -26,6 +26,7 @@ from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.records import Artifact, HistoryEntry, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.estimates import Estimates
 from stagecoach.settings import Settings
 from stagecoach.storage.base import Storage
 from stagecoach.store import jobs as jobs_store
@@ -74,9 +75,10 @@ class CleanupReport:
 
 
 class Queue:
-    def __init__(self, ctx: ServiceContext, storage: Storage) -> None:
+    def __init__(self, ctx: ServiceContext, storage: Storage, estimates: Estimates) -> None:
         self.ctx = ctx
         self.storage = storage
+        self.estimates = estimates
         self.rng = random.Random()
 
     @property
@@ -144,6 +146,8 @@ class Queue:
                 message=None,
                 stages=job.stages or list(pipelines[job.pipeline or ""]),
             )
+            # A new attempt starts from a fresh estimate: the queue wait is behind it.
+            new = self.estimates.refresh(conn, new, new_attempt=True)
             if not store.save_job_fenced(conn, job, new, job.lease_token):
                 return None
             jobs_store.append_history(conn, outcome.history)
@@ -251,7 +255,12 @@ class Queue:
             old = store.get_artifact(conn, artifact.artifact_id)
             if old is None or old.job_id != job_id:
                 raise LeaseLost(job_id, "lost")
+            # The artifact's bar weighs its stages by their expected cost; never backwards.
+            weighted = self.estimates.artifact_progress(conn, job, artifact)
+            artifact = artifact.evolve(progress=max(weighted, old.progress)
+                                       if old.status is artifact.status else weighted)
             store.save_artifact_fenced(conn, old, artifact)
+            self.estimates.learn_finished_stages(conn, job, old, artifact)
             history: list[HistoryEntry] = []
             if old.status is not artifact.status or note:
                 history.append(
@@ -284,17 +293,23 @@ class Queue:
                         lease_token=token,
                     )
             arts = jobs_store.job_artifacts(conn, job_id)
+            # Weighted progress and a fresh estimate, written with the progress itself.
+            estimated = self.estimates.refresh(conn, job, arts, shown_at=job.updated_at)
             outcome = apply_report(
                 job,
                 Report(
                     current_stage=artifact.current_stage,
-                    progress=rules.job_progress(arts),
+                    progress=estimated.progress,
                     duration_processed=rules.units_processed(arts, job.unit),
                     message=message,
                 ),
                 now,
             )
-            new = outcome.job
+            new = outcome.job.evolve(
+                estimated_completion=estimated.estimated_completion,
+                eta_low=estimated.eta_low,
+                eta_high=estimated.eta_high,
+            )
             if artifact.stage_units != old.stage_units or artifact.status is not old.status:
                 # Any movement of the stage is progress, even when the percentage rounds
                 # to the same value or the stage's total is unknown.

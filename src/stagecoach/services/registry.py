@@ -62,7 +62,7 @@ class Services:
 
     @cached_property
     def queue(self) -> Queue:
-        return Queue(self.ctx, self.storage)
+        return Queue(self.ctx, self.storage, self.estimates)
 
     @cached_property
     def results(self) -> Results:

@@ -12,10 +12,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from stagecoach.domain import queue_rules as rules
+from stagecoach.domain.contract import iso
 from stagecoach.domain.errors import ErrorCategory, JobError
 from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import ArtifactInput, Pipeline
+from stagecoach.services.estimates import stage_options
 from stagecoach.services.queue import Claim, LeaseLost, ResultFile
 from stagecoach.worker.child import StageHost, StageSpec
 
@@ -233,10 +235,7 @@ class JobRunner:
             },
             work_dir=work,
             results_dir=results,
-            options={
-                "engine": s.transcription_engine,
-                "whisper_model_dir": str(s.whisper_model_dir) if s.whisper_model_dir else None,
-            },
+            options=stage_options(s),
         )
 
 
@@ -262,6 +261,17 @@ class _Relay:
         name = self.names[i]
         units = dict(self.art.stage_units)
         cur = dict(units.get(name) or {"unit": self.specs[i].unit, "done": 0.0, "total": None})
+        # When things happened, for the time estimate: the stage's start, its latest report,
+        # its first report (start-up cost) and the report that passed half (its pace).
+        now = iso(self.runner.queue.ctx.clock())
+        if "total" in changes and "done" in changes and changes["done"] == 0.0:
+            cur.update(started_at=now, first_at=None, half_at=None)
+        if "done" in changes and changes["done"]:
+            cur["progress_at"] = now
+            cur["first_at"] = cur.get("first_at") or now
+            total = changes.get("total", cur.get("total"))
+            if total and changes["done"] >= total / 2 and not cur.get("half_at"):
+                cur["half_at"] = now
         cur.update(changes)
         units[name] = cur
         self.art = self.art.evolve(

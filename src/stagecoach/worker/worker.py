@@ -24,6 +24,7 @@ from typing import Any
 
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.estimates import Estimates
 from stagecoach.services.queue import Queue
 from stagecoach.storage.base import Storage
 from stagecoach.worker.child import StageHost
@@ -77,7 +78,8 @@ class Worker:
         self.poll_interval = poll_interval
         lease = self.settings.lease_seconds
         self.housekeeping_interval = housekeeping_interval or max(0.5, min(lease / 2, 10.0))
-        self.queue = Queue(ctx, storage)
+        # Estimates over the pipelines this worker runs (plugins and test pipelines included).
+        self.queue = Queue(ctx, storage, Estimates(ctx, self.pipelines))
         # Imported once by the forkserver, so a stage process starts in milliseconds: the
         # stage modules, and what a re-import of the main module (the CLI) would pull in.
         modules = [
