@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-PG_ADMIN = os.environ.get("STAGECOACH_BENCH_PG_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "STAGECOACH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 ADMIN_PASSWORD = "bench-admin-password"
 
 
@@ -61,15 +62,25 @@ def database(kind: str) -> Iterator[tuple[str, Path]]:
 
 def env_for(url: str, data: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(STAGECOACH_DATABASE_URL=url, STAGECOACH_DATA_DIR=str(data),
-               STAGECOACH_ADMIN_PASSWORD=ADMIN_PASSWORD, STAGECOACH_LOG_LEVEL="WARNING")
+    env.update(
+        STAGECOACH_DATABASE_URL=url,
+        STAGECOACH_DATA_DIR=str(data),
+        STAGECOACH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        STAGECOACH_LOG_LEVEL="WARNING",
+    )
     env.update(extra)
     return env
 
 
 @contextmanager
-def server(url: str, data: Path, *, cpu: int | None = 0, worker: bool = False,
-           extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def server(
+    url: str,
+    data: Path,
+    *,
+    cpu: int | None = 0,
+    worker: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """`stagecoach serve` in a subprocess (pinned to `cpu`); yields its base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "stagecoach.cli", "serve", "--port", str(port)]
@@ -77,8 +88,12 @@ def server(url: str, data: Path, *, cpu: int | None = 0, worker: bool = False,
         cmd.append("--no-worker")
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
-    proc = subprocess.Popen(cmd, env=env_for(url, data, **(extra_env or {})),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd,
+        env=env_for(url, data, **(extra_env or {})),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60

@@ -96,14 +96,20 @@ class JobTrace:
             started = s.start <= t
             finished = s.end <= t
             done, at = s.done_at(t)
-            plans.append(StagePlan(
-                name=s.name, unit=s.unit, units_total=s.total,
-                units_done=s.total if finished else done, finished=finished,
-                started_at=T0 + timedelta(seconds=s.start) if started else None,
-                progress_at=T0 + timedelta(seconds=at if at is not None else s.start)
-                if started else None,
-                seconds=s.end - s.start if finished else None,
-            ))
+            plans.append(
+                StagePlan(
+                    name=s.name,
+                    unit=s.unit,
+                    units_total=s.total,
+                    units_done=s.total if finished else done,
+                    finished=finished,
+                    started_at=T0 + timedelta(seconds=s.start) if started else None,
+                    progress_at=T0 + timedelta(seconds=at if at is not None else s.start)
+                    if started
+                    else None,
+                    seconds=s.end - s.start if finished else None,
+                )
+            )
         return JobPlan((ArtifactPlan(self.pipeline, tuple(plans), self.engine),))
 
 
@@ -125,8 +131,9 @@ def run_job(pipeline: Pipeline, path: Path, work: Path, label: str) -> JobTrace:
 def learn(rates: dict[RateKey, StageRate], job: JobTrace) -> None:
     for s in job.stages:
         key = RateKey(job.pipeline, s.name, job.engine)
-        rate = rates.get(key) or lookup(rates, job.pipeline, s.name, job.engine, s.unit,
-                                        PRIOR_FACTOR)
+        rate = rates.get(key) or lookup(
+            rates, job.pipeline, s.name, job.engine, s.unit, PRIOR_FACTOR
+        )
         seconds = max(s.end - s.start, 1e-6)
         first = s.points[0][0] - s.start if s.points else None
         half = next((pt - s.start for pt, u in s.points if u >= s.total / 2), None)
@@ -143,8 +150,14 @@ def replay(job: JobTrace, estimator: str, rates: dict[RateKey, StageRate]) -> di
     t = 0.0
     while pending:
         now = T0 + timedelta(seconds=t)
-        est = estimate(job.plan(t), now=now, rates=rates, estimator=estimator,  # type: ignore[arg-type]
-                       prior_factor=PRIOR_FACTOR, previous=shown)
+        est = estimate(
+            job.plan(t),
+            now=now,
+            rates=rates,
+            estimator=estimator,  # type: ignore[arg-type]
+            prior_factor=PRIOR_FACTOR,
+            previous=shown,
+        )
         shown = est.shown(now)
         while pending and t >= pending[0] * T:
             out[pending.pop(0)] = (t, est)
@@ -211,9 +224,12 @@ def main() -> None:
                         row.append(err)
                         if warm and est.eta_low is not None and est.eta_high is not None:
                             covered.append(est.eta_low <= left <= est.eta_high)
-            print(f"{name:<9} {label:<13} {job.duration:>8.1f}  "
-                  + " ".join(f"{e * 100:5.1f}%" for e in row)
-                  + ("" if warm else "   (learning)"), flush=True)
+            print(
+                f"{name:<9} {label:<13} {job.duration:>8.1f}  "
+                + " ".join(f"{e * 100:5.1f}%" for e in row)
+                + ("" if warm else "   (learning)"),
+                flush=True,
+            )
             learn(rates, job)
             finished[name] = finished.get(name, 0) + 1
 
@@ -231,8 +247,10 @@ def main() -> None:
     table(f"after {WARM} finished jobs of the pipeline", errors)
     table("all jobs, including the first ones", errors_all)
     if covered:
-        print(f"\nlearned range (eta_low..eta_high) held the real finish in "
-              f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} checks (warm jobs)")
+        print(
+            f"\nlearned range (eta_low..eta_high) held the real finish in "
+            f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} checks (warm jobs)"
+        )
 
 
 if __name__ == "__main__":

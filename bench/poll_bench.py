@@ -55,13 +55,21 @@ def seed(url: str, data: Path) -> tuple[list[str], str]:
     with services.ctx.db.write() as conn:
         for i in range(JOBS):
             st = statuses[i % 4]
-            job = Job(job_id=str(uuid.uuid4()), owner_id=analyst.user_id, status=st,
-                      created_at=now, updated_at=now, pipeline="audio",
-                      stages=["Uploading", "Decoding", "Transcribing", "Analyzing"],
-                      current_stage="Transcribing", progress=float(i % 100),
-                      duration_total=600.0, unit="audio_seconds",
-                      started_at=now if st is not JobStatus.PENDING else None,
-                      last_progress_at=now)
+            job = Job(
+                job_id=str(uuid.uuid4()),
+                owner_id=analyst.user_id,
+                status=st,
+                created_at=now,
+                updated_at=now,
+                pipeline="audio",
+                stages=["Uploading", "Decoding", "Transcribing", "Analyzing"],
+                current_stage="Transcribing",
+                progress=float(i % 100),
+                duration_total=600.0,
+                unit="audio_seconds",
+                started_at=now if st is not JobStatus.PENDING else None,
+                last_progress_at=now,
+            )
             store.insert_job(conn, job)
             ids.append(job.job_id)
     services.ctx.db.dispose()
@@ -73,9 +81,26 @@ def run_wrk(base: str, tok: str, ids_file: Path, connections: int) -> dict[str, 
         f.write(WRK_SCRIPT)
     env = dict(os.environ, IDS_FILE=str(ids_file), TOKEN=tok)
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t", "1", "-c", str(connections), "-d", f"{DURATION}s",
-         "--latency", "-s", f.name, base],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{DURATION}s",
+            "--latency",
+            "-s",
+            f.name,
+            base,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(f.name)
 
@@ -89,19 +114,32 @@ def run_wrk(base: str, tok: str, ids_file: Path, connections: int) -> dict[str, 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99"),
-            "non2xx": float(errors.group(1)) if errors else 0.0,
-            "socket_errors": sock.group(1) if sock else "none"}  # type: ignore[dict-item]
+    return {
+        "rps": rps,
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "non2xx": float(errors.group(1)) if errors else 0.0,
+        "socket_errors": sock.group(1) if sock else "none",
+    }  # type: ignore[dict-item]
 
 
-async def _poller(host: str, port: int, tok: str, ids: list[str], until: float,
-                  lat: list[float], errors: list[int]) -> None:
+async def _poller(
+    host: str,
+    port: int,
+    tok: str,
+    ids: list[str],
+    until: float,
+    lat: list[float],
+    errors: list[int],
+) -> None:
     await asyncio.sleep(random.uniform(0, 5))
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     while time.perf_counter() < until:
         jid = random.choice(ids)
-        req = (f"GET /api/v1/jobs/{jid}/status HTTP/1.1\r\nHost: {host}\r\n"
-               f"Authorization: Bearer {tok}\r\n\r\n").encode()
+        req = (
+            f"GET /api/v1/jobs/{jid}/status HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {tok}\r\n\r\n"
+        ).encode()
         t0 = time.perf_counter()
         try:
             if conn is None:  # like a browser: (re)connect when the server closed an idle one
@@ -130,8 +168,9 @@ def run_pollers(base: str, tok: str, ids: list[str], n: int = 1000, seconds: int
 
     async def go() -> None:
         until = time.perf_counter() + seconds
-        await asyncio.gather(*[_poller(host, int(port), tok, ids, until, lat, errors)
-                               for _ in range(n)])
+        await asyncio.gather(
+            *[_poller(host, int(port), tok, ids, until, lat, errors) for _ in range(n)]
+        )
 
     asyncio.run(go())
     return {"requests": len(lat), "p50": pct(lat, 50), "p99": pct(lat, 99), "errors": len(errors)}
@@ -147,8 +186,10 @@ def pollers_main() -> None:
 
 def main() -> None:
     kinds = ["sqlite"] + (["postgres"] if pg_available() else [])
-    print(f"status poll, {JOBS} jobs, {DURATION} s per closed-loop run; server on core 0, "
-          f"load on core 1")
+    print(
+        f"status poll, {JOBS} jobs, {DURATION} s per closed-loop run; server on core 0, "
+        f"load on core 1"
+    )
     print(f"{'db':<9} {'load':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  notes")
     for kind in kinds:
         with database(kind) as (url, data):
@@ -159,19 +200,35 @@ def main() -> None:
                 tok = token(base, user, "poller-password")
                 for conns in (100, 1000):
                     r = run_wrk(base, tok, ids_file, conns)
-                    print(f"{kind:<9} {f'closed loop, {conns} conns':<26} {r['rps']:>8.0f} "
-                          f"{r['p50']:>8.2f} {r['p99']:>8.2f}  non-2xx={r['non2xx']:.0f} "
-                          f"socket errors: {r['socket_errors']}", flush=True)
+                    print(
+                        f"{kind:<9} {f'closed loop, {conns} conns':<26} {r['rps']:>8.0f} "
+                        f"{r['p50']:>8.2f} {r['p99']:>8.2f}  non-2xx={r['non2xx']:.0f} "
+                        f"socket errors: {r['socket_errors']}",
+                        flush=True,
+                    )
                 out = subprocess.run(
-                    ["taskset", "-c", "1", sys.executable, "-c",
-                     "from bench.poll_bench import pollers_main; pollers_main()",
-                     base, tok, str(ids_file)],
-                    capture_output=True, text=True, check=True,
+                    [
+                        "taskset",
+                        "-c",
+                        "1",
+                        sys.executable,
+                        "-c",
+                        "from bench.poll_bench import pollers_main; pollers_main()",
+                        base,
+                        tok,
+                        str(ids_file),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 ).stdout.split()
                 n, p50, p99, errs = out
                 rate = int(n) / 40
-                print(f"{kind:<9} {'1,000 pollers every 2-5 s':<26} {rate:>8.0f} {float(p50):>8.2f} "
-                      f"{float(p99):>8.2f}  errors={errs}", flush=True)
+                print(
+                    f"{kind:<9} {'1,000 pollers every 2-5 s':<26} {rate:>8.0f} {float(p50):>8.2f} "
+                    f"{float(p99):>8.2f}  errors={errs}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

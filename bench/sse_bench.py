@@ -39,13 +39,26 @@ def _free_port() -> int:
 
 
 def start_server(data_dir: Path, port: int, database_url: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "STAGECOACH_DATA_DIR": str(data_dir),
-           "STAGECOACH_ADMIN_PASSWORD": PASSWORD, "STAGECOACH_LOG_FORMAT": "text",
-           "STAGECOACH_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "STAGECOACH_DATA_DIR": str(data_dir),
+        "STAGECOACH_ADMIN_PASSWORD": PASSWORD,
+        "STAGECOACH_LOG_FORMAT": "text",
+        "STAGECOACH_LOG_LEVEL": "WARNING",
+    }
     if database_url:
         env["STAGECOACH_DATABASE_URL"] = database_url
-    cmd = [sys.executable, "-c", "from stagecoach.cli import main; main()",
-           "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from stagecoach.cli import main; main()",
+        "serve",
+        "--no-worker",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -63,8 +76,9 @@ def start_server(data_dir: Path, port: int, database_url: str | None) -> subproc
 class Client:
     """One SSE connection over a raw socket; notes when each (job, progress) arrives."""
 
-    def __init__(self, port: int, path: str, token: str,
-                 arrivals: dict[tuple[str, float], list[float]]) -> None:
+    def __init__(
+        self, port: int, path: str, token: str, arrivals: dict[tuple[str, float], list[float]]
+    ) -> None:
         self.port, self.path, self.token, self.arrivals = port, path, token, arrivals
         self.connected = asyncio.Event()
         self.events = 0
@@ -96,8 +110,9 @@ class Client:
             writer.close()
 
 
-async def bench(clients: int, jobs: int, rounds: int, database_url: str | None,
-                cross: bool) -> dict:
+async def bench(
+    clients: int, jobs: int, rounds: int, database_url: str | None, cross: bool
+) -> dict:
     """``cross``: the PATCHes go to a second server process over the same database, as when
     a worker or another API process makes the change."""
     port = _free_port()
@@ -123,26 +138,37 @@ async def bench(clients: int, jobs: int, rounds: int, database_url: str | None,
                     proc.kill()
 
 
-async def _measure(base: str, writer: str, port: int, n_clients: int, n_jobs: int,
-                   rounds: int) -> dict:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http, \
-            httpx.AsyncClient(base_url=writer, timeout=30) as writer_http:
-        admin = (await http.post("/api/v1/auth/token",
-                                 data={"username": "admin", "password": PASSWORD})).json()
+async def _measure(
+    base: str, writer: str, port: int, n_clients: int, n_jobs: int, rounds: int
+) -> dict:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+        httpx.AsyncClient(base_url=writer, timeout=30) as writer_http,
+    ):
+        admin = (
+            await http.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+        ).json()
         ah = {"Authorization": f"Bearer {admin['access_token']}"}
         name = f"bench{random.randrange(10**6)}"
-        r = await http.post("/api/v1/users", headers=ah,
-                            json={"username": name, "password": PASSWORD, "role": "analyst"})
+        r = await http.post(
+            "/api/v1/users",
+            headers=ah,
+            json={"username": name, "password": PASSWORD, "role": "analyst"},
+        )
         r.raise_for_status()
-        token = (await http.post("/api/v1/auth/token",
-                                 data={"username": name, "password": PASSWORD})).json()
+        token = (
+            await http.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+        ).json()
         token = token["access_token"]
         h = {"Authorization": f"Bearer {token}"}
         job_ids = []
         for _ in range(n_jobs):
             job = (await http.post("/api/v1/jobs", headers=h, json={"stages": ["Work"]})).json()
-            await http.patch(f"/api/v1/jobs/{job['job_id']}", headers=h,
-                             json={"status": "processing", "progress": 0.5})
+            await http.patch(
+                f"/api/v1/jobs/{job['job_id']}",
+                headers=h,
+                json={"status": "processing", "progress": 0.5},
+            )
             job_ids.append(job["job_id"])
 
         arrivals: dict[tuple[str, float], list[float]] = defaultdict(list)
@@ -174,8 +200,9 @@ async def _measure(base: str, writer: str, port: int, n_clients: int, n_jobs: in
             value = float(rnd + 1)
             expected = n_all + watchers[job_id]
             t0 = time.perf_counter()
-            r = await writer_http.patch(f"/api/v1/jobs/{job_id}", headers=h,
-                                        json={"progress": value})
+            r = await writer_http.patch(
+                f"/api/v1/jobs/{job_id}", headers=h, json={"progress": value}
+            )
             r.raise_for_status()
             t_patched = time.perf_counter()
             deadline = time.perf_counter() + 5
@@ -183,8 +210,10 @@ async def _measure(base: str, writer: str, port: int, n_clients: int, n_jobs: in
                 await asyncio.sleep(0.005)
             got = arrivals[(job_id, value)]
             if os.environ.get("SSE_BENCH_DEBUG"):
-                print(f"round {rnd}: patch {1000 * (t_patched - t0):.0f} ms, first "
-                      f"{1000 * (min(got) - t0):.0f} ms, last {1000 * (max(got) - t0):.0f} ms")
+                print(
+                    f"round {rnd}: patch {1000 * (t_patched - t0):.0f} ms, first "
+                    f"{1000 * (min(got) - t0):.0f} ms, last {1000 * (max(got) - t0):.0f} ms"
+                )
             latencies.extend(t - t0 for t in got)
             missed += max(0, expected - len(got))
             await asyncio.sleep(random.uniform(0.2, 0.5))  # sample every phase of the poll tick
@@ -218,25 +247,39 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=40)
-    ap.add_argument("--database-url", default=None,
-                    help="SQLAlchemy URL of an empty (or migrated) database; default SQLite.")
-    ap.add_argument("--writer", choices=["same", "other", "both"], default="both",
-                    help="Which process takes the PATCHes: the one serving the streams, "
-                    "another one over the same database, or both runs.")
+    ap.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL of an empty (or migrated) database; default SQLite.",
+    )
+    ap.add_argument(
+        "--writer",
+        choices=["same", "other", "both"],
+        default="both",
+        help="Which process takes the PATCHes: the one serving the streams, "
+        "another one over the same database, or both runs.",
+    )
     # `python -m bench sse` passes its own words along; ignore what is not ours
     args, _ = ap.parse_known_args(argv)
     results = []
     for cross in {"same": [False], "other": [True], "both": [False, True]}[args.writer]:
-        result = asyncio.run(bench(args.clients, args.jobs, min(args.rounds, 99),
-                                   args.database_url, cross))
-        print(f"SSE fan-out over {result['database']}: {result['clients']} clients, "
-              f"{result['jobs']} jobs, {result['rounds']} progress changes "
-              f"made in {result['writer']}")
-        print(f"  deliveries {result['deliveries']}, missed {result['missed']}, "
-              f"all connected in {result['connect_seconds']} s")
-        print(f"  change -> client latency: p50 {result['p50_ms']} ms, "
-              f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms, "
-              f"mean {result['mean_ms']} ms")
+        result = asyncio.run(
+            bench(args.clients, args.jobs, min(args.rounds, 99), args.database_url, cross)
+        )
+        print(
+            f"SSE fan-out over {result['database']}: {result['clients']} clients, "
+            f"{result['jobs']} jobs, {result['rounds']} progress changes "
+            f"made in {result['writer']}"
+        )
+        print(
+            f"  deliveries {result['deliveries']}, missed {result['missed']}, "
+            f"all connected in {result['connect_seconds']} s"
+        )
+        print(
+            f"  change -> client latency: p50 {result['p50_ms']} ms, "
+            f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms, "
+            f"mean {result['mean_ms']} ms"
+        )
         results.append(result)
     return {"runs": results}
 

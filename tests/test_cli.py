@@ -15,8 +15,14 @@ import pytest
 
 
 def run(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stagecoach", *args], env=env,
-                          capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "stagecoach", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -48,7 +54,10 @@ def test_serve_migrates_creates_admin_once_and_answers(cli_env):
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "stagecoach", "serve", "--port", str(port), "--no-worker"],
-        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"

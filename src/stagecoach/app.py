@@ -18,9 +18,13 @@ from stagecoach.settings import Settings
 UPLOAD_PATHS = ("/api/v1/upload", "/upload")
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               embedded_worker: bool = False,
-               pipelines: Mapping[str, Any] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    embedded_worker: bool = False,
+    pipelines: Mapping[str, Any] | None = None,
+) -> FastAPI:
     """``embedded_worker``: run a worker inside this process for the app's lifetime, over
     ``pipelines`` (default: the installed ones)."""
     settings = settings or Settings()
@@ -32,8 +36,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if embedded_worker:
             from stagecoach.worker.worker import Worker
 
-            worker = Worker(services.ctx, services.storage,
-                            pipelines if pipelines is not None else services.pipelines)
+            worker = Worker(
+                services.ctx,
+                services.storage,
+                pipelines if pipelines is not None else services.pipelines,
+            )
             worker.start()
         app.state.worker = worker
         try:

@@ -68,13 +68,20 @@ def serve(
             f"[bold]Created account 'admin' with password:[/bold] {generated}\n"
             "(shown once; set STAGECOACH_ADMIN_PASSWORD to choose it)"
         )
-    app_ = create_app(settings, services=services, embedded_worker=not no_worker,
-                      pipelines=_pipelines(pipelines))
+    app_ = create_app(
+        settings, services=services, embedded_worker=not no_worker, pipelines=_pipelines(pipelines)
+    )
     console.print(f"stagecoach at http://{host or settings.host}:{port or settings.port}")
-    uvicorn.run(app_, host=host or settings.host, port=port or settings.port,
-                log_level="warning", access_log=False,
-                # Pollers ask every few seconds: keep their connections open between asks.
-                timeout_keep_alive=30, backlog=4096)
+    uvicorn.run(
+        app_,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="warning",
+        access_log=False,
+        # Pollers ask every few seconds: keep their connections open between asks.
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
 
 
 @app.command()
@@ -102,8 +109,10 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    console.print(f"worker {w.worker_id} running {', '.join(sorted(w.pipelines)) or 'nothing'} "
-                  f"with concurrency {w.concurrency}")
+    console.print(
+        f"worker {w.worker_id} running {', '.join(sorted(w.pipelines)) or 'nothing'} "
+        f"with concurrency {w.concurrency}"
+    )
     w.run()
 
 
@@ -119,8 +128,10 @@ def cleanup(
     services = _services(settings)
     report = services.queue.cleanup(dry_run=dry_run)
     verb = "would expire" if dry_run else "expired"
-    console.print(f"{verb} {len(report.jobs)} job(s): {report.results} result file(s), "
-                  f"{report.files} stored file(s) (older than {settings.retention_days:g} days)")
+    console.print(
+        f"{verb} {len(report.jobs)} job(s): {report.results} result file(s), "
+        f"{report.files} stored file(s) (older than {settings.retention_days:g} days)"
+    )
     for job_id in report.jobs:
         console.print(f"  {job_id}")
 

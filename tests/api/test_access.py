@@ -14,7 +14,9 @@ def test_other_analysts_job_is_404_like_a_missing_one(client, user_factory, logi
         missing = client.get(f"/api/v1/jobs/00000000-0000-0000-0000-000000000000{path}", headers=hb)
         assert r.status_code == missing.status_code == 404
         assert r.json()["title"] == missing.json()["title"]
-    assert client.patch(f"/api/v1/jobs/{job_id}", json={"progress": 5}, headers=hb).status_code == 404
+    assert (
+        client.patch(f"/api/v1/jobs/{job_id}", json={"progress": 5}, headers=hb).status_code == 404
+    )
     assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=hb).status_code == 404
     assert client.get("/api/v1/jobs", headers=hb).json()["total"] == 0
 
@@ -44,8 +46,9 @@ def test_users_admin_only_and_validated(client, analyst, login):
     assert client.post("/api/v1/users", json=body, headers=ha).status_code == 409
     bad = client.post("/api/v1/users", json={**body, "username": "x2", "role": "king"}, headers=ha)
     assert bad.status_code == 422
-    nomgr = client.post("/api/v1/users", json={**body, "username": "x3", "manager": "ghost"},
-                        headers=ha)
+    nomgr = client.post(
+        "/api/v1/users", json={**body, "username": "x3", "manager": "ghost"}, headers=ha
+    )
     assert nomgr.status_code == 422 and "ghost" in nomgr.json()["detail"]
     names = [u["username"] for u in client.get("/api/v1/users", headers=ha).json()]
     assert "newbie" in names and "admin" in names

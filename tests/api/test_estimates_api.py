@@ -5,16 +5,21 @@ from __future__ import annotations
 
 def test_sixty_minute_recording_after_thirty_minutes(client, analyst, job_factory, clock):
     _, h = analyst
-    job = job_factory(h, stages=["Transcribing"], duration_total=3600, unit="audio_seconds",
-                      pipeline="audio")
+    job = job_factory(
+        h, stages=["Transcribing"], duration_total=3600, unit="audio_seconds", pipeline="audio"
+    )
     # Before it starts, the 4x prior says about four hours.
     assert 3.6 * 3600 <= job["eta_seconds"] <= 4.4 * 3600
     job_id = job["job_id"]
-    client.patch(f"/api/v1/jobs/{job_id}",
-                 json={"status": "processing", "current_stage": "Transcribing"}, headers=h)
+    client.patch(
+        f"/api/v1/jobs/{job_id}",
+        json={"status": "processing", "current_stage": "Transcribing"},
+        headers=h,
+    )
     clock.advance(30 * 60)
-    r = client.patch(f"/api/v1/jobs/{job_id}",
-                     json={"duration_processed": 450, "progress": 12.5}, headers=h)
+    r = client.patch(
+        f"/api/v1/jobs/{job_id}", json={"duration_processed": 450, "progress": 12.5}, headers=h
+    )
     doc = r.json()
     assert doc["status"] == "processing"
     assert 12 <= doc["progress"] <= 15
@@ -26,15 +31,17 @@ def test_sixty_minute_recording_after_thirty_minutes(client, analyst, job_factor
 
 def test_estimate_follows_a_faster_run(client, analyst, job_factory, clock):
     _, h = analyst
-    job_id = job_factory(h, stages=["Transcribing"], duration_total=600, unit="audio_seconds",
-                         pipeline="audio")["job_id"]
+    job_id = job_factory(
+        h, stages=["Transcribing"], duration_total=600, unit="audio_seconds", pipeline="audio"
+    )["job_id"]
     client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing"}, headers=h)
     etas = []
     for minute in range(1, 6):
         clock.advance(60)
         # 0.2x real time: 300 audio seconds per minute, far faster than the 4x prior
-        doc = client.patch(f"/api/v1/jobs/{job_id}",
-                           json={"duration_processed": min(600, 100 * minute)}, headers=h).json()
+        doc = client.patch(
+            f"/api/v1/jobs/{job_id}", json={"duration_processed": min(600, 100 * minute)}, headers=h
+        ).json()
         etas.append(doc["eta_seconds"])
     # the estimate falls towards the truth (~60 s left at 500/600 done after 5 minutes)
     assert etas == sorted(etas, reverse=True)

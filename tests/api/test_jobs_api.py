@@ -49,8 +49,11 @@ def test_progress_never_goes_backwards_within_an_attempt(client, analyst, job_fa
 def test_stale_seq_is_ignored(client, analyst, job_factory):
     _, h = analyst
     job_id = job_factory(h)["job_id"]
-    client.patch(f"/api/v1/jobs/{job_id}",
-                 json={"seq": 5, "status": "processing", "current_stage": "B"}, headers=h)
+    client.patch(
+        f"/api/v1/jobs/{job_id}",
+        json={"seq": 5, "status": "processing", "current_stage": "B"},
+        headers=h,
+    )
     r = client.patch(f"/api/v1/jobs/{job_id}", json={"seq": 3, "current_stage": "A"}, headers=h)
     assert r.json()["current_stage"] == "B"
 
@@ -72,8 +75,13 @@ def test_failure_carries_error_object_and_retry(client, analyst, job_factory):
     _, h = analyst
     job_id = job_factory(h)["job_id"]
     client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing", "progress": 33}, headers=h)
-    err = {"code": "asr_timeout", "category": "dependency", "retryable": True,
-           "message": "Speech engine timed out", "hint": "Try again in a minute"}
+    err = {
+        "code": "asr_timeout",
+        "category": "dependency",
+        "retryable": True,
+        "message": "Speech engine timed out",
+        "hint": "Try again in a minute",
+    }
     r = client.patch(f"/api/v1/jobs/{job_id}", json={"status": "failed", "error": err}, headers=h)
     doc = r.json()
     assert doc["status"] == "failed"
@@ -161,8 +169,11 @@ def test_bad_patch_bodies_are_422_and_change_nothing(client, analyst, job_factor
 def test_malformed_json_is_422(client, analyst, job_factory):
     _, h = analyst
     job = job_factory(h)
-    r = client.patch(f"/api/v1/jobs/{job['job_id']}", content=b"{not json",
-                     headers={**h, "Content-Type": "application/json"})
+    r = client.patch(
+        f"/api/v1/jobs/{job['job_id']}",
+        content=b"{not json",
+        headers={**h, "Content-Type": "application/json"},
+    )
     assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
 
 
@@ -170,8 +181,11 @@ def test_body_over_limit_is_413(client, analyst, job_factory):
     _, h = analyst
     job = job_factory(h)
     big = json.dumps({"message": "x" * 400_000})
-    r = client.patch(f"/api/v1/jobs/{job['job_id']}", content=big,
-                     headers={**h, "Content-Type": "application/json"})
+    r = client.patch(
+        f"/api/v1/jobs/{job['job_id']}",
+        content=big,
+        headers={**h, "Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
 
 
@@ -209,7 +223,9 @@ def test_fifty_concurrent_patches_leave_a_consistent_history(client, analyst, jo
     # Each stage appears at most once per arrival; none is lost from the final state.
     for s in stage_entries:
         assert s in stages
-    consecutive_dupes = [a for a, b in zip(stage_entries, stage_entries[1:]) if a == b]
+    consecutive_dupes = [
+        a for a, b in zip(stage_entries, stage_entries[1:], strict=False) if a == b
+    ]
     assert consecutive_dupes == []
     final = client.get(f"/api/v1/jobs/{job_id}", headers=h).json()
     # The newest report (seq 49) is in the final state, whatever order they arrived in.

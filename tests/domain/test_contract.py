@@ -14,8 +14,16 @@ AUDIO = PipelineWords("audio", "Transcription complete!")
 
 
 def job(**kw) -> Job:
-    base = dict(job_id="j", owner_id="u", status=JobStatus.PROCESSING, created_at=T0,
-                updated_at=T0, started_at=T0, last_progress_at=T0, pipeline="audio")
+    base = dict(
+        job_id="j",
+        owner_id="u",
+        status=JobStatus.PROCESSING,
+        created_at=T0,
+        updated_at=T0,
+        started_at=T0,
+        last_progress_at=T0,
+        pipeline="audio",
+    )
     base.update(kw)
     return Job(**base)
 
@@ -49,8 +57,7 @@ def test_failed_message_names_cause_and_completed_has_duration():
     # A permanent cause does not tell the user to try again; a transient one does.
     assert f["message"] == "Processing failed. The file is not audio."
     flaky = JobError("t", ErrorCategory.DEPENDENCY, True, "Engine timed out.", "Retry")
-    f2 = status_document(job(status=JobStatus.FAILED, error=flaky.to_dict()), [], T0,
-                         stall_after=1)
+    f2 = status_document(job(status=JobStatus.FAILED, error=flaky.to_dict()), [], T0, stall_after=1)
     assert f2["message"] == "Processing failed. Please try again. Engine timed out."
     done = job(status=JobStatus.COMPLETED, finished_at=T0 + timedelta(seconds=90), progress=100)
     d = status_document(done, [], T0, stall_after=1, words=AUDIO)

@@ -30,9 +30,16 @@ def job(**kw) -> Job:
 
 @pytest.mark.parametrize(
     "a, b",
-    [(S.PENDING, S.PROCESSING), (S.PROCESSING, S.COMPLETED), (S.PROCESSING, S.FAILED),
-     (S.PROCESSING, S.CANCELLED), (S.PROCESSING, S.PENDING), (S.FAILED, S.PENDING),
-     (S.PENDING, S.CANCELLED), (S.PENDING, S.FAILED)],
+    [
+        (S.PENDING, S.PROCESSING),
+        (S.PROCESSING, S.COMPLETED),
+        (S.PROCESSING, S.FAILED),
+        (S.PROCESSING, S.CANCELLED),
+        (S.PROCESSING, S.PENDING),
+        (S.FAILED, S.PENDING),
+        (S.PENDING, S.CANCELLED),
+        (S.PENDING, S.FAILED),
+    ],
 )
 def test_legal_transitions(a, b):
     check_transition(a, b)
@@ -40,8 +47,13 @@ def test_legal_transitions(a, b):
 
 @pytest.mark.parametrize(
     "a, b",
-    [(S.COMPLETED, S.PROCESSING), (S.CANCELLED, S.PENDING), (S.FAILED, S.COMPLETED),
-     (S.PENDING, S.COMPLETED), (S.COMPLETED, S.FAILED)],
+    [
+        (S.COMPLETED, S.PROCESSING),
+        (S.CANCELLED, S.PENDING),
+        (S.FAILED, S.COMPLETED),
+        (S.PENDING, S.COMPLETED),
+        (S.COMPLETED, S.FAILED),
+    ],
 )
 def test_illegal_transitions_say_what_is_allowed(a, b):
     with pytest.raises(IllegalTransition) as exc:

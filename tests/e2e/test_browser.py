@@ -37,15 +37,24 @@ def _bar_reaches(page, value: int, selector: str = "#job-panel .overview [role=p
     )
 
 
-def test_progress_moves_live_survives_refresh_and_completes(live_server, new_page,
-                                                            user_factory, file_factory):
+def test_progress_moves_live_survives_refresh_and_completes(
+    live_server, new_page, user_factory, file_factory
+):
     base = live_server.url
     user = user_factory("analyst")
     h = api_token(base, user.username)
-    fids = [file_factory(user, name="session-1.wav"), file_factory(user, name="notes.pdf",
-                                                                   type_="document")]
-    job_id = _job(base, h, pipeline="audio", case_name="Coaching week 3",
-                  related_file_ids=fids, duration_total=3600)
+    fids = [
+        file_factory(user, name="session-1.wav"),
+        file_factory(user, name="notes.pdf", type_="document"),
+    ]
+    job_id = _job(
+        base,
+        h,
+        pipeline="audio",
+        case_name="Coaching week 3",
+        related_file_ids=fids,
+        duration_total=3600,
+    )
     other_job = _job(base, h, pipeline="audio", case_name="Coaching week 3")
 
     page = new_page()
@@ -124,10 +133,19 @@ def test_failed_job_shows_cause_and_retry_works(live_server, new_page, user_fact
     page.wait_for_selector("[data-live-mode]:has-text('live')")
     _patch(base, h, job_id, status="processing", current_stage="Transcribing", progress=35)
     _bar_reaches(page, 35)
-    _patch(base, h, job_id, status="failed", error={
-        "code": "engine_unavailable", "category": "dependency", "retryable": True,
-        "message": "The speech engine stopped responding.",
-        "hint": "Retry in a few minutes; your file is fine."})
+    _patch(
+        base,
+        h,
+        job_id,
+        status="failed",
+        error={
+            "code": "engine_unavailable",
+            "category": "dependency",
+            "retryable": True,
+            "message": "The speech engine stopped responding.",
+            "hint": "Retry in a few minutes; your file is fine.",
+        },
+    )
     page.wait_for_selector(".failure:has-text('The speech engine stopped responding.')")
     assert "Retry in a few minutes" in page.text_content(".failure")
     assert _overall(page) == 35
@@ -145,8 +163,9 @@ def _upload_and_worker_available(app) -> str | None:
     return None
 
 
-def test_upload_two_files_watch_both_bars_and_download(settings, live_services, new_page,
-                                                       user_factory, tmp_path):
+def test_upload_two_files_watch_both_bars_and_download(
+    settings, live_services, new_page, user_factory, tmp_path
+):
     from stagecoach.app import create_app
     from tests.web.live_server import LiveServer
 
@@ -177,13 +196,16 @@ def test_upload_two_files_watch_both_bars_and_download(settings, live_services, 
                 "() => [...document.querySelectorAll('.artifact [role=progressbar]')]"
                 ".some(b => parseFloat(b.getAttribute('aria-valuenow')) > 0 ||"
                 " document.querySelector('#job-panel').dataset.status !== 'pending')",
-                timeout=20_000)
+                timeout=20_000,
+            )
         except Exception:
             pytest.skip("no worker picked the job up (worker issue not merged yet)")
         page.wait_for_function(
             "() => { const bars = [...document.querySelectorAll('.artifact [role=progressbar]')];"
             " return bars.length === 2 && bars.every("
-            "b => parseFloat(b.getAttribute('aria-valuenow')) >= 100); }", timeout=120_000)
+            "b => parseFloat(b.getAttribute('aria-valuenow')) >= 100); }",
+            timeout=120_000,
+        )
         page.wait_for_selector("#job-panel[data-status=completed]", timeout=60_000)
         link = page.locator(".results a.button").first
         link.wait_for(timeout=15_000)

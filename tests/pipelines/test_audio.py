@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.pipelines.conftest import RecordingReporter
-from tests.pipelines.media import RATE, encode, read_wav, speech_wav
-from tests.pipelines.speech_fixtures import SENTENCES, word_recall
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.audio import AUDIO
 from stagecoach.pipelines.audio_decode import PCM_FILE, decode_audio
+from tests.pipelines.conftest import RecordingReporter
+from tests.pipelines.media import RATE, encode, read_wav, speech_wav
+from tests.pipelines.speech_fixtures import SENTENCES, word_recall
 
 REFERENCE = " ".join(SENTENCES)
 # Measured on these sentences with pocketsphinx 5.0.4 (default en-us model): word recall was

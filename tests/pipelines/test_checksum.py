@@ -6,10 +6,10 @@ import dataclasses
 import json
 
 import pytest
-from tests.pipelines.conftest import RecordingReporter
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.checksum import CHECKSUM, verify
+from tests.pipelines.conftest import RecordingReporter
 
 
 def test_verifies_every_byte_and_writes_checksum_json(tmp_path, run_stages):

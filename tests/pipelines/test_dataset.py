@@ -7,6 +7,9 @@ import statistics
 
 import numpy as np
 import pytest
+
+from stagecoach.domain.errors import ErrorCategory, StageError
+from stagecoach.pipelines.dataset import DATASET, parse_dataset
 from tests.pipelines.conftest import RecordingReporter
 from tests.pipelines.datasets import (
     COLUMNS,
@@ -15,9 +18,6 @@ from tests.pipelines.datasets import (
     write_json,
     write_xlsx,
 )
-
-from stagecoach.domain.errors import ErrorCategory, StageError
-from stagecoach.pipelines.dataset import DATASET, parse_dataset
 
 ROWS = sales_rows(2000)
 WRITERS = {

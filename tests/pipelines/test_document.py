@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.pipelines.conftest import RecordingReporter
-from tests.pipelines.documents import ASIDES, SOLAR, make_docx, make_pdf, page_text
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.document import DOCUMENT, extract_document
+from tests.pipelines.conftest import RecordingReporter
+from tests.pipelines.documents import ASIDES, SOLAR, make_docx, make_pdf, page_text
 
 
 def summary_points(summary_md: str) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.pipelines.conftest import RecordingReporter
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.progress import StageProgress
 from stagecoach.pipelines.summary import summarize
 from stagecoach.pipelines.text import safe_stem, sentences
 from stagecoach.pipelines.transcript import Segment, Word, to_srt, to_vtt
+from tests.pipelines.conftest import RecordingReporter
 
 
 def test_sentences_split_on_end_marks_and_paragraphs():

@@ -35,9 +35,16 @@ def file_factory(services: Services) -> Callable[..., str]:
         file_id = str(uuid.uuid4())
         with services.ctx.db.write() as conn:
             files_store.insert_file(
-                conn, file_id=file_id, owner_id=owner.user_id, original_name=name,
-                stored_path=None, type=type_, mime="application/octet-stream", size=10,
-                upload_time=datetime.now(UTC), status="stored",
+                conn,
+                file_id=file_id,
+                owner_id=owner.user_id,
+                original_name=name,
+                stored_path=None,
+                type=type_,
+                mime="application/octet-stream",
+                size=10,
+                upload_time=datetime.now(UTC),
+                status="stored",
             )
         return file_id
 
@@ -50,8 +57,11 @@ def sign_in(client: TestClient) -> Callable[..., TestClient]:
 
     def do(username: str, password: str = PASSWORD) -> TestClient:
         token = csrf_of(client.get("/login").text)
-        r = client.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": token}, follow_redirects=False)
+        r = client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
         return client
 
@@ -77,8 +87,9 @@ def live_server(settings: Settings, live_services: Services) -> Iterator[LiveSer
 def api_token(base_url: str, username: str, password: str = PASSWORD) -> dict[str, str]:
     import httpx
 
-    r = httpx.post(f"{base_url}/api/v1/auth/token",
-                   data={"username": username, "password": password})
+    r = httpx.post(
+        f"{base_url}/api/v1/auth/token", data={"username": username, "password": password}
+    )
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

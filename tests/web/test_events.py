@@ -20,9 +20,7 @@ def _new_job(base: str, h: dict[str, str], **body: object) -> str:
     return str(r.json()["job_id"])
 
 
-def test_job_stream_sends_state_then_changes_and_replays_after_reconnect(
-    live_server, user_factory
-):
+def test_job_stream_sends_state_then_changes_and_replays_after_reconnect(live_server, user_factory):
     base = live_server.url
     user = user_factory("analyst")
     h = api_token(base, user.username)
@@ -42,9 +40,10 @@ def test_job_stream_sends_state_then_changes_and_replays_after_reconnect(
     # while disconnected, the job moves on
     _patch(base, h, job_id, progress=20)
     _patch(base, h, job_id, progress=30, current_stage="B")
-    with httpx.Client(timeout=10) as c, c.stream(
-        "GET", url, headers={**h, "Last-Event-ID": seen}
-    ) as r:
+    with (
+        httpx.Client(timeout=10) as c,
+        c.stream("GET", url, headers={**h, "Last-Event-ID": seen}) as r,
+    ):
         lines = r.iter_lines()
         missed = sse_events(lines, 1)[0]
         assert missed["data"]["progress"] == 30 and missed["data"]["current_stage"] == "B"
@@ -69,9 +68,10 @@ def test_all_jobs_stream_shows_only_visible_jobs_and_replays(live_server, user_f
         last = got["id"]
     _patch(base, h_other, theirs, progress=60)
     _patch(base, h, mine, progress=8)
-    with httpx.Client(timeout=10) as c, c.stream(
-        "GET", f"{base}/api/v1/events", headers={**h, "Last-Event-ID": last}
-    ) as r:
+    with (
+        httpx.Client(timeout=10) as c,
+        c.stream("GET", f"{base}/api/v1/events", headers={**h, "Last-Event-ID": last}) as r,
+    ):
         got = sse_events(r.iter_lines(), 1)[0]
         assert got["data"]["job_id"] == mine and got["data"]["progress"] == 8
 
@@ -92,9 +92,10 @@ def test_changes_made_by_another_process_reach_the_stream(live_server, user_fact
     user = user_factory("analyst")
     h = api_token(base, user.username)
     job_id = _new_job(base, h)
-    with httpx.Client(timeout=10) as c, c.stream(
-        "GET", f"{base}/api/v1/jobs/{job_id}/events", headers=h
-    ) as r:
+    with (
+        httpx.Client(timeout=10) as c,
+        c.stream("GET", f"{base}/api/v1/jobs/{job_id}/events", headers=h) as r,
+    ):
         lines = r.iter_lines()
         sse_events(lines, 1)
         services.tracking.report(user, job_id, Report(status=JobStatus.PROCESSING, progress=33))

@@ -35,9 +35,16 @@ def test_login_sets_a_safe_session_cookie_and_logout_revokes_it(client, user_fac
 def test_session_cookie_flags(client, user_factory):
     user = user_factory("analyst")
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"username": user.username, "password": "correct horse battery",
-                                    "csrf_token": token, "next": "/cases"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "username": user.username,
+            "password": "correct horse battery",
+            "csrf_token": token,
+            "next": "/cases",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/cases"
     set_cookie = r.headers["set-cookie"].lower()
     assert "httponly" in set_cookie and "samesite=lax" in set_cookie
@@ -46,29 +53,40 @@ def test_session_cookie_flags(client, user_factory):
 def test_login_never_redirects_off_site(client, user_factory):
     user = user_factory("analyst")
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"username": user.username, "password": "correct horse battery",
-                                    "csrf_token": token, "next": "//evil.example/x"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "username": user.username,
+            "password": "correct horse battery",
+            "csrf_token": token,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"
 
 
 def test_wrong_password_says_so_without_a_session(client, user_factory):
     user = user_factory("analyst")
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"username": user.username, "password": "nope nope nope",
-                                    "csrf_token": token})
+    r = client.post(
+        "/login",
+        data={"username": user.username, "password": "nope nope nope", "csrf_token": token},
+    )
     assert r.status_code == 401
     assert "Wrong username or password" in r.text
     assert "stagecoach_session" not in client.cookies
 
 
-def test_forms_without_a_valid_csrf_token_are_refused(client, user_factory, sign_in, analyst,
-                                                      job_factory):
+def test_forms_without_a_valid_csrf_token_are_refused(
+    client, user_factory, sign_in, analyst, job_factory
+):
     user = user_factory("analyst")
     client.get("/login")
     for data in ({}, {"csrf_token": "forged"}):
-        r = client.post("/login", data={"username": user.username,
-                                        "password": "correct horse battery", **data})
+        r = client.post(
+            "/login", data={"username": user.username, "password": "correct horse battery", **data}
+        )
         assert r.status_code == 403
         assert "stagecoach_session" not in client.cookies
     sign_in(user.username)
@@ -76,21 +94,33 @@ def test_forms_without_a_valid_csrf_token_are_refused(client, user_factory, sign
     assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
     # a token from another browser (another csrf cookie) does not work either
     client.cookies.set("stagecoach_csrf", "another-browser")
-    assert client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text)
-                                        + "x"}).status_code == 403
+    assert (
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/").text) + "x"}).status_code
+        == 403
+    )
 
 
-def test_retry_and_cancel_need_csrf_and_work_with_it(client, user_factory, sign_in, login,
-                                                     job_factory):
+def test_retry_and_cancel_need_csrf_and_work_with_it(
+    client, user_factory, sign_in, login, job_factory
+):
     user = user_factory("analyst")
     h = login(user.username)
     job_id = job_factory(h)["job_id"]
     client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing"}, headers=h)
-    client.patch(f"/api/v1/jobs/{job_id}", headers=h, json={
-        "status": "failed",
-        "error": {"code": "dependency_down", "category": "dependency", "retryable": True,
-                  "message": "The speech service did not answer.", "hint": "Retry in a minute."},
-    })
+    client.patch(
+        f"/api/v1/jobs/{job_id}",
+        headers=h,
+        json={
+            "status": "failed",
+            "error": {
+                "code": "dependency_down",
+                "category": "dependency",
+                "retryable": True,
+                "message": "The speech service did not answer.",
+                "hint": "Retry in a minute.",
+            },
+        },
+    )
     sign_in(user.username)
     page = client.get(f"/jobs/{job_id}")
     assert "The speech service did not answer." in page.text
@@ -100,13 +130,15 @@ def test_retry_and_cancel_need_csrf_and_work_with_it(client, user_factory, sign_
     r = client.post(f"/jobs/{job_id}/retry", data={}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "failed"
-    r = client.post(f"/jobs/{job_id}/retry", data={"csrf_token": csrf_of(page.text)},
-                    follow_redirects=False)
+    r = client.post(
+        f"/jobs/{job_id}/retry", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job_id}"
     assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "pending"
     page = client.get(f"/jobs/{job_id}")
-    r = client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_of(page.text)},
-                    follow_redirects=False)
+    r = client.post(
+        f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "cancelled"
 
@@ -136,17 +168,27 @@ def test_managers_see_their_teams_jobs(client, user_factory, sign_in, login, job
     assert client.get(f"/jobs/{job_id}").status_code == 200
 
 
-def test_hostile_names_are_escaped_everywhere(client, user_factory, sign_in, login, job_factory,
-                                              file_factory):
+def test_hostile_names_are_escaped_everywhere(
+    client, user_factory, sign_in, login, job_factory, file_factory
+):
     user = user_factory("analyst")
     h = login(user.username)
     fid = file_factory(user, name=HOSTILE + ".wav")
     job = job_factory(h, case_name=HOSTILE, related_file_ids=[fid])
-    client.patch(f"/api/v1/jobs/{job['job_id']}", headers=h,
-                 json={"status": "processing", "message": HOSTILE, "current_stage": HOSTILE[:60]})
+    client.patch(
+        f"/api/v1/jobs/{job['job_id']}",
+        headers=h,
+        json={"status": "processing", "message": HOSTILE, "current_stage": HOSTILE[:60]},
+    )
     sign_in(user.username)
-    pages = ["/", "/cases", f"/jobs/{job['job_id']}", f"/jobs/{job['job_id']}/panel",
-             f"/?case={HOSTILE}", f"/upload?case={HOSTILE}"]
+    pages = [
+        "/",
+        "/cases",
+        f"/jobs/{job['job_id']}",
+        f"/jobs/{job['job_id']}/panel",
+        f"/?case={HOSTILE}",
+        f"/upload?case={HOSTILE}",
+    ]
     for path in pages:
         r = client.get(path)
         assert r.status_code == 200, path
@@ -154,16 +196,21 @@ def test_hostile_names_are_escaped_everywhere(client, user_factory, sign_in, log
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text, path
 
 
-def test_job_page_shows_progress_stages_and_timeline(client, user_factory, sign_in, login,
-                                                     job_factory, clock):
+def test_job_page_shows_progress_stages_and_timeline(
+    client, user_factory, sign_in, login, job_factory, clock
+):
     user = user_factory("analyst")
     h = login(user.username)
     job_id = job_factory(h, pipeline="audio", duration_total=600)["job_id"]
-    client.patch(f"/api/v1/jobs/{job_id}", headers=h,
-                 json={"status": "processing", "current_stage": "Uploading", "progress": 5})
+    client.patch(
+        f"/api/v1/jobs/{job_id}",
+        headers=h,
+        json={"status": "processing", "current_stage": "Uploading", "progress": 5},
+    )
     clock.advance(12)
-    client.patch(f"/api/v1/jobs/{job_id}", headers=h,
-                 json={"current_stage": "Transcribing", "progress": 40})
+    client.patch(
+        f"/api/v1/jobs/{job_id}", headers=h, json={"current_stage": "Transcribing", "progress": 40}
+    )
     sign_in(user.username)
     html = client.get(f"/jobs/{job_id}").text
     assert 'role="progressbar"' in html and 'aria-valuenow="40.0"' in html
@@ -195,8 +242,9 @@ def test_stalled_job_warns(client, user_factory, sign_in, login, job_factory, cl
     assert "Stalled" in html
 
 
-def test_dashboard_filters_by_status_and_case(client, user_factory, sign_in, login, job_factory,
-                                              clock):
+def test_dashboard_filters_by_status_and_case(
+    client, user_factory, sign_in, login, job_factory, clock
+):
     user = user_factory("analyst")
     h = login(user.username)
     a = job_factory(h, case_name="Alpha")["job_id"]

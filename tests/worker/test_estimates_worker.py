@@ -37,10 +37,12 @@ def test_finished_stages_are_learned_and_running_jobs_have_an_estimate(
 
     second = make_job("slow", [make_file(b"b" * 100_000, "two.bin")])
     seen = wait_for(
-        lambda: (j := job_row(wservices, second)).status == "processing"
-        and j.estimated_completion is not None
-        and j.progress > 10
-        and j,
+        lambda: (
+            (j := job_row(wservices, second)).status == "processing"
+            and j.estimated_completion is not None
+            and j.progress > 10
+            and j
+        ),
         timeout=40,
     )
     # With the learned rate the estimate is about the real second or so, not the prior's.

@@ -16,15 +16,23 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def user_out(u: User) -> dict[str, Any]:
-    return {"user_id": u.user_id, "username": u.username, "role": str(u.role),
-            "manager_id": u.manager_id, "created_at": iso(u.created_at)}
+    return {
+        "user_id": u.user_id,
+        "username": u.username,
+        "role": str(u.role),
+        "manager_id": u.manager_id,
+        "created_at": iso(u.created_at),
+    }
 
 
 @router.post("/auth/token", response_model=Token)
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
-          services: ServicesDep) -> dict[str, str]:
-    return {"access_token": services.accounts.login(form.username, form.password),
-            "token_type": "bearer"}
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep
+) -> dict[str, str]:
+    return {
+        "access_token": services.accounts.login(form.username, form.password),
+        "token_type": "bearer",
+    }
 
 
 @router.post("/auth/revoke", status_code=204)
@@ -41,8 +49,9 @@ def me(user: CurrentUser) -> dict[str, Any]:
 
 @router.post("/users", status_code=201, response_model=UserOut)
 def create_user(body: UserCreate, _admin: AdminUser, services: ServicesDep) -> dict[str, Any]:
-    return user_out(services.accounts.create_user(body.username, body.password, body.role,
-                                                  body.manager))
+    return user_out(
+        services.accounts.create_user(body.username, body.password, body.role, body.manager)
+    )
 
 
 @router.get("/users", response_model=list[UserOut])

@@ -37,7 +37,11 @@ def _parse_last_id(header: str | None, query: int | None) -> int | None:
 
 
 async def event_stream(
-    broker: EventBroker, viewer: User, *, job_id: str | None, last_event_id: int | None,
+    broker: EventBroker,
+    viewer: User,
+    *,
+    job_id: str | None,
+    last_event_id: int | None,
     heartbeat: float | None = None,
 ) -> AsyncIterator[bytes]:
     heartbeat = heartbeat or HEARTBEAT_SECONDS
@@ -81,8 +85,12 @@ async def job_events(
 ) -> StreamingResponse:
     """Live status of one job."""
     await asyncio.to_thread(services.tracking.get_job, user, job_id)  # 404 unless visible
-    stream = event_stream(services.events, user, job_id=job_id,
-                          last_event_id=_parse_last_id(last_event_id_header, last_event_id))
+    stream = event_stream(
+        services.events,
+        user,
+        job_id=job_id,
+        last_event_id=_parse_last_id(last_event_id_header, last_event_id),
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -94,6 +102,10 @@ async def all_events(
     last_event_id: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
     """Live status of every job the caller may see (their own; a manager's team's too)."""
-    stream = event_stream(services.events, user, job_id=None,
-                          last_event_id=_parse_last_id(last_event_id_header, last_event_id))
+    stream = event_stream(
+        services.events,
+        user,
+        job_id=None,
+        last_event_id=_parse_last_id(last_event_id_header, last_event_id),
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

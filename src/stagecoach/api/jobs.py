@@ -20,8 +20,9 @@ StatusFilter = JobStatus | None
 
 
 @router.post("", status_code=201, response_model=JobStatusOut)
-def create_job(body: JobCreate, user: CurrentUser, services: ServicesDep,
-               response: Response) -> dict[str, Any]:
+def create_job(
+    body: JobCreate, user: CurrentUser, services: ServicesDep, response: Response
+) -> dict[str, Any]:
     doc = services.tracking.create_job(user, NewJob(**body.model_dump()))
     response.headers["Location"] = doc["links"]["self"]
     return doc
@@ -51,8 +52,9 @@ def get_job(job_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, 
 
 
 @router.patch("/{job_id}", response_model=JobStatusOut)
-def patch_job(job_id: str, body: JobPatch, user: CurrentUser,
-              services: ServicesDep) -> dict[str, Any]:
+def patch_job(
+    job_id: str, body: JobPatch, user: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
     report = Report(
         status=body.status,
         current_stage=body.current_stage,
@@ -94,8 +96,15 @@ def job_timeline(job_id: str, user: CurrentUser, services: ServicesDep) -> dict[
     return {
         "job_id": job_id,
         "entries": [
-            {"at": iso(e.at), "kind": e.kind, "status": e.status, "stage": e.stage,
-             "artifact_id": e.artifact_id, "attempt": e.attempt, "message": e.message}
+            {
+                "at": iso(e.at),
+                "kind": e.kind,
+                "status": e.status,
+                "stage": e.stage,
+                "artifact_id": e.artifact_id,
+                "attempt": e.attempt,
+                "message": e.message,
+            }
             for e in entries
         ],
     }

@@ -109,9 +109,7 @@ def status_document(
         "started_at": iso(job.started_at),
         "updated_at": iso(job.updated_at),
         "finished_at": iso(job.finished_at),
-        "estimated_completion": iso(job.estimated_completion)
-        if eta_seconds is not None
-        else None,
+        "estimated_completion": iso(job.estimated_completion) if eta_seconds is not None else None,
         "eta_seconds": eta_seconds,
         "eta_low": iso(job.eta_low) if eta_seconds is not None else None,
         "eta_high": iso(job.eta_high) if eta_seconds is not None else None,

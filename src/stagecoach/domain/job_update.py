@@ -116,9 +116,6 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
                 message=report.history_message or _status_note(wanted, report),
             )
         )
-    elif report.error is not None and job.status is JobStatus.FAILED:
-        if report.error.to_dict() != job.error:
-            changes["error"] = report.error.to_dict()
 
     if report.current_stage is not None and report.current_stage != job.current_stage:
         changes["current_stage"] = report.current_stage
@@ -150,10 +147,7 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
         changes["message"] = report.message
 
     real = {k: v for k, v in changes.items() if getattr(job, k) != v}
-    if report.seq is not None:
-        real_with_seq = dict(real, seq=report.seq)
-    else:
-        real_with_seq = real
+    real_with_seq = real if report.seq is None else dict(real, seq=report.seq)
     if not real:
         if report.seq is not None and report.seq != job.seq:
             # Remember the sequence so a later, older report is still recognised as stale.

@@ -1,10 +1,10 @@
 """The job status machine of design.md: legal transitions, terminal states, who may move them.
 
-    pending ──> processing ──> completed
-       ^  │         │  └─────> failed ──(retry, attempts left)──> pending
-       │  │         └────────> cancelled
-       │  └──> failed, cancelled (an upload that broke off; a cancel before any worker)
-       └── processing, when its worker's lease expires (the worker died)
+pending ──> processing ──> completed
+   ^  │         │  └─────> failed ──(retry, attempts left)──> pending
+   │  │         └────────> cancelled
+   │  └──> failed, cancelled (an upload that broke off; a cancel before any worker)
+   └── processing, when its worker's lease expires (the worker died)
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def check_transition(current: JobStatus, wanted: JobStatus) -> None:
         raise IllegalTransition(current, wanted)
 
 
-def is_terminal(status: JobStatus, *, attempts: int = 0, max_attempts: int = 1,
-                retryable: bool = False) -> bool:
+def is_terminal(
+    status: JobStatus, *, attempts: int = 0, max_attempts: int = 1, retryable: bool = False
+) -> bool:
     """completed and cancelled always end a job; failed ends it unless a retry is left."""
     if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         return True

@@ -124,8 +124,9 @@ class EventBroker:
                 if job is None:
                     continue
                 pos = jobs_store.queue_position(conn, job) if job.claimable else None
-                doc = status_document(job, arts.get(job_id, []), now, stall_after=stall_after,
-                                      queue_position=pos)
+                doc = status_document(
+                    job, arts.get(job_id, []), now, stall_after=stall_after, queue_position=pos
+                )
                 out[job_id] = (job.owner_id, document_json(doc))
         return out
 
@@ -135,8 +136,11 @@ class EventBroker:
         with self.ctx.db.read() as conn:
             latest = feed.latest_event_per_job(conn, viewer, after_id, job_id=job_id)
         docs = self.documents(j for _, j in latest)
-        return [Event(eid, jid, docs[jid][0], sse_frame(eid, docs[jid][1]))
-                for eid, jid in latest if jid in docs]
+        return [
+            Event(eid, jid, docs[jid][0], sse_frame(eid, docs[jid][1]))
+            for eid, jid in latest
+            if jid in docs
+        ]
 
     def current(self, job_id: str) -> Event | None:
         """A job's current state under the id of its newest change."""
@@ -236,8 +240,11 @@ class EventBroker:
         for r in rows:
             newest[r["job_id"]] = max(newest.get(r["job_id"], 0), r["event_id"])
         docs = self.documents(newest)
-        events = [Event(eid, jid, docs[jid][0], sse_frame(eid, docs[jid][1]))
-                  for jid, eid in newest.items() if jid in docs]
+        events = [
+            Event(eid, jid, docs[jid][0], sse_frame(eid, docs[jid][1]))
+            for jid, eid in newest.items()
+            if jid in docs
+        ]
         events.sort(key=lambda e: e.event_id)
         return events
 

@@ -33,15 +33,21 @@ from stagecoach.store import rates as store
 
 QUEUE_LOOKAHEAD = 20  # queued jobs whose own work is estimated one by one
 # Media facts that give a stage's total before it starts, by the stage's unit.
-UNIT_FACT = {"audio_seconds": "duration_seconds", "pages": "page_count", "rows": "row_count",
-             "bytes": "size"}
+UNIT_FACT = {
+    "audio_seconds": "duration_seconds",
+    "pages": "page_count",
+    "rows": "row_count",
+    "bytes": "size",
+}
 
 
 def stage_options(settings: Settings) -> dict[str, Any]:
     """The options stage code gets (ArtifactInput.options); also name the engine of a run."""
     return {
         "engine": settings.transcription_engine,
-        "whisper_model_dir": str(settings.whisper_model_dir) if settings.whisper_model_dir else None,
+        "whisper_model_dir": str(settings.whisper_model_dir)
+        if settings.whisper_model_dir
+        else None,
     }
 
 
@@ -65,8 +71,9 @@ class Estimates:
         except Exception:  # a plugin's engine naming must never break tracking
             return ""
 
-    def learn_finished_stages(self, conn: Connection, job: Job, old: Artifact,
-                              new: Artifact) -> None:
+    def learn_finished_stages(
+        self, conn: Connection, job: Job, old: Artifact, new: Artifact
+    ) -> None:
         """Learn from every stage of ``new`` that finished since ``old`` was stored."""
         if job.pipeline not in self.pipelines:
             return
@@ -81,8 +88,13 @@ class Estimates:
             started = _parse_time(units.get("started_at"))
             first, half = _parse_time(units.get("first_at")), _parse_time(units.get("half_at"))
             self.learn(
-                conn, job.pipeline or "", name, self.engine(job.pipeline or ""),
-                str(units.get("unit") or ""), float(total), float(seconds),
+                conn,
+                job.pipeline or "",
+                name,
+                self.engine(job.pipeline or ""),
+                str(units.get("unit") or ""),
+                float(total),
+                float(seconds),
                 startup_seconds=(first - started).total_seconds() if first and started else None,
                 half_seconds=(half - started).total_seconds() if half and started else None,
             )
@@ -92,24 +104,39 @@ class Estimates:
         plan = self.plan(conn, job, [artifact])
         if not plan.artifacts or job.pipeline not in self.pipelines:
             return artifact.progress
-        return artifact_progress(plan.artifacts[0], self.rates(conn),
-                                 self.ctx.settings.transcription_prior_factor)
+        return artifact_progress(
+            plan.artifacts[0], self.rates(conn), self.ctx.settings.transcription_prior_factor
+        )
 
     # --- learning ------------------------------------------------------------------------
-    def learn(self, conn: Connection, pipeline: str, stage: str, engine: str, unit: str,
-              units: float, seconds: float, **timings: float | None) -> StageRate:
+    def learn(
+        self,
+        conn: Connection,
+        pipeline: str,
+        stage: str,
+        engine: str,
+        unit: str,
+        units: float,
+        seconds: float,
+        **timings: float | None,
+    ) -> StageRate:
         """Fold one finished stage run into its learned rate (in the caller's transaction)."""
         prior_factor = self.ctx.settings.transcription_prior_factor
         row = store.get_rate(conn, pipeline, stage, engine, for_update=True)
-        rate = StageRate.from_dict(row) if row else lookup({}, pipeline, stage, engine, unit,
-                                                           prior_factor)
+        rate = (
+            StageRate.from_dict(row)
+            if row
+            else lookup({}, pipeline, stage, engine, unit, prior_factor)
+        )
         new = update(rate, units, seconds, **timings)
         store.put_rate(conn, pipeline, stage, engine, new.to_dict(), self.ctx.clock())
         return new
 
     def rates(self, conn: Connection) -> dict[RateKey, StageRate]:
-        return {RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
-                for r in store.all_rates(conn)}
+        return {
+            RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
+            for r in store.all_rates(conn)
+        }
 
     # --- plans ---------------------------------------------------------------------------
     def plan(self, conn: Connection, job: Job, artifacts: list[Artifact]) -> JobPlan:
@@ -125,17 +152,27 @@ class Estimates:
                 total = seen.get("total")
                 if total is None:
                     total = float(facts.get(UNIT_FACT.get(st.unit, ""), 0) or 0) or 1.0
-                stages.append(StagePlan(
-                    name=st.name, unit=st.unit, units_total=float(total),
-                    units_done=float(seen.get("done") or 0.0),
-                    finished=bool(seen.get("finished")) or a.status is JobStatus.COMPLETED,
-                    started_at=_parse_time(seen.get("started_at")),
-                    progress_at=_parse_time(seen.get("progress_at")),
-                    seconds=a.processing_stages.get(st.name),
-                ))
+                stages.append(
+                    StagePlan(
+                        name=st.name,
+                        unit=st.unit,
+                        units_total=float(total),
+                        units_done=float(seen.get("done") or 0.0),
+                        finished=bool(seen.get("finished")) or a.status is JobStatus.COMPLETED,
+                        started_at=_parse_time(seen.get("started_at")),
+                        progress_at=_parse_time(seen.get("progress_at")),
+                        seconds=a.processing_stages.get(st.name),
+                    )
+                )
             ended = a.status in (JobStatus.FAILED, JobStatus.CANCELLED)
-            plans.append(ArtifactPlan(pipeline=pipeline.name, stages=tuple(stages),
-                                      engine=self.engine(pipeline.name), ended=ended))
+            plans.append(
+                ArtifactPlan(
+                    pipeline=pipeline.name,
+                    stages=tuple(stages),
+                    engine=self.engine(pipeline.name),
+                    ended=ended,
+                )
+            )
         return JobPlan(tuple(plans))
 
     def _facts(self, conn: Connection, a: Artifact) -> Mapping[Any, Any]:
@@ -153,15 +190,29 @@ class Estimates:
         started = job.started_at if job.status is not JobStatus.PENDING else None
         return ArtifactPlan(
             pipeline=job.pipeline or "outside",
-            stages=(StagePlan(name=job.current_stage or "Processing", unit=unit,
-                              units_total=total, units_done=done,
-                              finished=job.status is JobStatus.COMPLETED,
-                              started_at=started, progress_at=job.last_progress_at),),
+            stages=(
+                StagePlan(
+                    name=job.current_stage or "Processing",
+                    unit=unit,
+                    units_total=total,
+                    units_done=done,
+                    finished=job.status is JobStatus.COMPLETED,
+                    started_at=started,
+                    progress_at=job.last_progress_at,
+                ),
+            ),
         )
 
     # --- estimates -----------------------------------------------------------------------
-    def refresh(self, conn: Connection, job: Job, artifacts: list[Artifact] | None = None,
-                *, new_attempt: bool = False, shown_at: datetime | None = None) -> Job:
+    def refresh(
+        self,
+        conn: Connection,
+        job: Job,
+        artifacts: list[Artifact] | None = None,
+        *,
+        new_attempt: bool = False,
+        shown_at: datetime | None = None,
+    ) -> Job:
         """The job with a fresh estimate and weighted progress (not yet saved).
 
         ``shown_at``: when the stored estimate was computed (the job's previous write), from
@@ -176,15 +227,19 @@ class Estimates:
         previous = None
         if job.estimated_completion is not None and not new_attempt:
             previous = Shown(job.estimated_completion, shown_at or job.updated_at)
-        est = estimate(plan, now=now, rates=self.rates(conn),
-                       estimator=self.ctx.settings.eta_estimator,
-                       prior_factor=self.ctx.settings.transcription_prior_factor,
-                       queue=queue, previous=previous)
+        est = estimate(
+            plan,
+            now=now,
+            rates=self.rates(conn),
+            estimator=self.ctx.settings.eta_estimator,
+            prior_factor=self.ctx.settings.transcription_prior_factor,
+            queue=queue,
+            previous=previous,
+        )
         changes: dict[str, Any] = {
             "estimated_completion": est.estimated_completion,
             "eta_low": now + timedelta(seconds=est.eta_low) if est.eta_low is not None else None,
-            "eta_high": now + timedelta(seconds=est.eta_high)
-            if est.eta_high is not None else None,
+            "eta_high": now + timedelta(seconds=est.eta_high) if est.eta_high is not None else None,
         }
         if job.status is JobStatus.PROCESSING and self.pipelines.get(job.pipeline or ""):
             # Weighted progress for jobs we process; outside reporters state their own.
@@ -198,19 +253,31 @@ class Estimates:
         since = now - timedelta(seconds=self.ctx.settings.lease_seconds * 2)
         slots = store.live_slots(conn, since) or self.ctx.settings.worker_concurrency
         running = jobs_store.running_jobs(conn)
-        work = sum(max(0.0, (j.estimated_completion - now).total_seconds())
-                   for j in running if j.estimated_completion is not None)
+        work = sum(
+            max(0.0, (j.estimated_completion - now).total_seconds())
+            for j in running
+            if j.estimated_completion is not None
+        )
         ahead = jobs_store.pending_ahead(conn, job, limit=QUEUE_LOOKAHEAD)
         own = [self._own_seconds(conn, j, now) for j in ahead]
         if own and position - 1 > len(own):
             # Far down the queue: the jobs not looked at cost what the looked-at ones did.
             own.append(sum(own) / len(own) * (position - 1 - len(own)))
-        return QueueState(position=position, work_ahead_seconds=work + sum(own), slots=slots,
-                          jobs_ahead=position - 1 + len(running))
+        return QueueState(
+            position=position,
+            work_ahead_seconds=work + sum(own),
+            slots=slots,
+            jobs_ahead=position - 1 + len(running),
+        )
 
     def _own_seconds(self, conn: Connection, job: Job, now: datetime) -> float:
         """Expected seconds of a queued job's own work, not counting its wait."""
         plan = self.plan(conn, job, jobs_store.job_artifacts(conn, job.job_id))
-        est = estimate(plan, now=now, rates=self.rates(conn), estimator="learned",
-                       prior_factor=self.ctx.settings.transcription_prior_factor)
+        est = estimate(
+            plan,
+            now=now,
+            rates=self.rates(conn),
+            estimator="learned",
+            prior_factor=self.ctx.settings.transcription_prior_factor,
+        )
         return est.eta_seconds or 0.0

@@ -257,8 +257,9 @@ class Queue:
                 raise LeaseLost(job_id, "lost")
             # The artifact's bar weighs its stages by their expected cost; never backwards.
             weighted = self.estimates.artifact_progress(conn, job, artifact)
-            artifact = artifact.evolve(progress=max(weighted, old.progress)
-                                       if old.status is artifact.status else weighted)
+            artifact = artifact.evolve(
+                progress=max(weighted, old.progress) if old.status is artifact.status else weighted
+            )
             store.save_artifact_fenced(conn, old, artifact)
             self.estimates.learn_finished_stages(conn, job, old, artifact)
             history: list[HistoryEntry] = []

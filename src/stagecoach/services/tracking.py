@@ -136,8 +136,12 @@ class Tracking:
             arts = store.job_artifacts(conn, job.job_id)
         pos = store.queue_position(conn, job) if job.claimable else None
         return status_document(
-            job, arts, self.ctx.clock(), stall_after=self.ctx.settings.stall_after,
-            queue_position=pos, words=self.words(job.pipeline),
+            job,
+            arts,
+            self.ctx.clock(),
+            stall_after=self.ctx.settings.stall_after,
+            queue_position=pos,
+            words=self.words(job.pipeline),
         )
 
     def words(self, pipeline: str | None) -> PipelineWords:
@@ -170,8 +174,13 @@ class Tracking:
             arts = store.artifacts_for_jobs(conn, [j.job_id for j in jobs])
             now = self.ctx.clock()
             docs = [
-                status_document(j, arts[j.job_id], now, stall_after=self.ctx.settings.stall_after,
-                                words=self.words(j.pipeline))
+                status_document(
+                    j,
+                    arts[j.job_id],
+                    now,
+                    stall_after=self.ctx.settings.stall_after,
+                    words=self.words(j.pipeline),
+                )
                 for j in jobs
             ]
         return docs, total
@@ -224,8 +233,12 @@ class Tracking:
                 store.save_artifact(
                     conn,
                     a,
-                    a.evolve(status=JobStatus.PENDING, error=None, error_message=None,
-                             progress=0.0 if a.status is not JobStatus.COMPLETED else a.progress),
+                    a.evolve(
+                        status=JobStatus.PENDING,
+                        error=None,
+                        error_message=None,
+                        progress=0.0 if a.status is not JobStatus.COMPLETED else a.progress,
+                    ),
                 )
 
     def _change(
@@ -255,11 +268,13 @@ class Tracking:
                 )
                 store.save_job(conn, job, outcome.job)
                 store.append_history(conn, outcome.history)
-                if outcome.job.status is JobStatus.PENDING and job.status is JobStatus.FAILED:
-                    if on_retry is not None:
-                        on_retry(conn, outcome.job)
-                if (outcome.job.status is JobStatus.CANCELLED
-                        and job.status is not JobStatus.CANCELLED):
+                retried = outcome.job.status is JobStatus.PENDING and job.status is JobStatus.FAILED
+                if retried and on_retry is not None:
+                    on_retry(conn, outcome.job)
+                if (
+                    outcome.job.status is JobStatus.CANCELLED
+                    and job.status is not JobStatus.CANCELLED
+                ):
                     # Files not done yet will not be; a worker running one stops within 2 s.
                     for a in store.job_artifacts(conn, job_id):
                         if a.status in (JobStatus.PENDING, JobStatus.PROCESSING):
@@ -268,7 +283,8 @@ class Tracking:
                     store.record_change(conn, outcome.job, now)
                 for h in outcome.history:
                     log.info(
-                        "job %s", h.kind,
+                        "job %s",
+                        h.kind,
                         extra={"job_id": job_id, "status": h.status, "stage": h.stage},
                     )
         return outcome

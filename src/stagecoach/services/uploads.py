@@ -44,7 +44,6 @@ from stagecoach.media.probe import MediaFacts, probe
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.pipelines.registry import pipeline_for_file_type
 from stagecoach.services.context import ServiceContext
-from stagecoach.services.estimates import UNIT_FACT
 from stagecoach.services.errors import (
     InsufficientStorage,
     Invalid,
@@ -53,6 +52,7 @@ from stagecoach.services.errors import (
     TooLarge,
     UnsupportedMedia,
 )
+from stagecoach.services.estimates import UNIT_FACT
 from stagecoach.services.tracking import NewJob, Tracking
 from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store

@@ -11,8 +11,14 @@ from sqlalchemy.engine import Connection
 from stagecoach.domain.records import Role, User
 from stagecoach.store.tables import api_tokens, users
 
-_USER_COLS = [users.c.user_id, users.c.username, users.c.role, users.c.manager_id,
-              users.c.created_at, users.c.disabled]
+_USER_COLS = [
+    users.c.user_id,
+    users.c.username,
+    users.c.role,
+    users.c.manager_id,
+    users.c.created_at,
+    users.c.disabled,
+]
 
 
 def count_users(conn: Connection) -> int:
@@ -34,9 +40,13 @@ def insert_user(conn: Connection, user: User, password_hash: str) -> None:
 
 
 def user_by_name(conn: Connection, username: str) -> tuple[User, str] | None:
-    row = conn.execute(
-        sa.select(*_USER_COLS, users.c.password_hash).where(users.c.username == username)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(*_USER_COLS, users.c.password_hash).where(users.c.username == username)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     return User.from_row(row), row["password_hash"]
@@ -53,8 +63,9 @@ def list_users(conn: Connection) -> list[User]:
 
 
 def set_password(conn: Connection, user_id: str, password_hash: str) -> None:
-    conn.execute(users.update().where(users.c.user_id == user_id)
-                 .values(password_hash=password_hash))
+    conn.execute(
+        users.update().where(users.c.user_id == user_id).values(password_hash=password_hash)
+    )
 
 
 def insert_token(conn: Connection, **values: Any) -> None:
@@ -63,16 +74,20 @@ def insert_token(conn: Connection, **values: Any) -> None:
 
 def user_for_token(conn: Connection, token_hash: str, now: datetime) -> tuple[User, str] | None:
     """The user a live token belongs to, and the token's id."""
-    row = conn.execute(
-        sa.select(*_USER_COLS, api_tokens.c.token_id)
-        .join(api_tokens, api_tokens.c.user_id == users.c.user_id)
-        .where(
-            api_tokens.c.token_hash == token_hash,
-            api_tokens.c.revoked_at.is_(None),
-            api_tokens.c.expires_at > now,
-            users.c.disabled.is_(False),
+    row = (
+        conn.execute(
+            sa.select(*_USER_COLS, api_tokens.c.token_id)
+            .join(api_tokens, api_tokens.c.user_id == users.c.user_id)
+            .where(
+                api_tokens.c.token_hash == token_hash,
+                api_tokens.c.revoked_at.is_(None),
+                api_tokens.c.expires_at > now,
+                users.c.disabled.is_(False),
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     return User.from_row(row), row["token_id"]

@@ -13,8 +13,11 @@ from stagecoach.store.tables import job_events, users
 
 
 def last_event_id(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(job_events.c.event_id), 0)))
-               .scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(job_events.c.event_id), 0))
+        ).scalar_one()
+    )
 
 
 def events_after(conn: Connection, after_id: int, *, limit: int = 5000) -> list[dict[str, Any]]:
@@ -29,14 +32,17 @@ def events_after(conn: Connection, after_id: int, *, limit: int = 5000) -> list[
 
 
 def latest_event_per_job(
-    conn: Connection, viewer: User, after_id: int, *, job_id: str | None = None,
+    conn: Connection,
+    viewer: User,
+    after_id: int,
+    *,
+    job_id: str | None = None,
     limit: int = 1000,
 ) -> list[tuple[int, str]]:
     """(newest event id, job id) of each job the viewer may see that changed after
     ``after_id``: what a reconnecting client missed, one entry per job, oldest first."""
     newest = sa.func.max(job_events.c.event_id).label("event_id")
-    where = [job_events.c.event_id > after_id,
-             visible_owner_clause(viewer, job_events.c.owner_id)]
+    where = [job_events.c.event_id > after_id, visible_owner_clause(viewer, job_events.c.owner_id)]
     if job_id is not None:
         where.append(job_events.c.job_id == job_id)
     rows = conn.execute(
@@ -50,10 +56,13 @@ def latest_event_per_job(
 
 
 def latest_event_of_job(conn: Connection, job_id: str) -> int:
-    return int(conn.execute(
-        sa.select(sa.func.coalesce(sa.func.max(job_events.c.event_id), 0))
-        .where(job_events.c.job_id == job_id)
-    ).scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(job_events.c.event_id), 0)).where(
+                job_events.c.job_id == job_id
+            )
+        ).scalar_one()
+    )
 
 
 def visible_owner_ids(conn: Connection, viewer: User) -> frozenset[str] | None:

@@ -28,11 +28,15 @@ def job_ids_for_file(conn: Connection, file_id: str) -> list[str]:
 
 
 def get_visible_file(conn: Connection, viewer: User, file_id: str) -> RowMapping | None:
-    return conn.execute(
-        sa.select(files).where(
-            files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
+    return (
+        conn.execute(
+            sa.select(files).where(
+                files.c.file_id == file_id, visible_owner_clause(viewer, files.c.owner_id)
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
 
 
 def get_file(conn: Connection, file_id: str) -> RowMapping | None:

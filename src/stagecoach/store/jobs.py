@@ -52,9 +52,11 @@ _JOB_ARTIFACTS = (
 
 
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
-    row = conn.execute(
-        _VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id}
-    ).mappings().first()
+    row = (
+        conn.execute(_VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})
+        .mappings()
+        .first()
+    )
     return Job.from_row(row) if row else None
 
 
@@ -195,8 +197,11 @@ def running_jobs(conn: Connection) -> list[Job]:
 def pending_ahead(conn: Connection, job: Job, *, limit: int) -> list[Job]:
     rows = conn.execute(
         sa.select(jobs)
-        .where(jobs.c.status == "pending", jobs.c.claimable.is_(True),
-               jobs.c.created_at < job.created_at)
+        .where(
+            jobs.c.status == "pending",
+            jobs.c.claimable.is_(True),
+            jobs.c.created_at < job.created_at,
+        )
         .order_by(jobs.c.created_at)
         .limit(limit)
     ).mappings()

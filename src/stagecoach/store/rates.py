@@ -15,10 +15,12 @@ def all_rates(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sa.select(stage_rates)).mappings()]
 
 
-def get_rate(conn: Connection, pipeline: str, stage: str, engine: str,
-             *, for_update: bool = False) -> dict[str, Any] | None:
+def get_rate(
+    conn: Connection, pipeline: str, stage: str, engine: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
     q = sa.select(stage_rates.c.state).where(
-        stage_rates.c.pipeline == pipeline, stage_rates.c.stage == stage,
+        stage_rates.c.pipeline == pipeline,
+        stage_rates.c.stage == stage,
         stage_rates.c.engine == engine,
     )
     if for_update and conn.dialect.name != "sqlite":
@@ -27,17 +29,24 @@ def get_rate(conn: Connection, pipeline: str, stage: str, engine: str,
     return dict(row[0]) if row else None
 
 
-def put_rate(conn: Connection, pipeline: str, stage: str, engine: str,
-             state: dict[str, Any], now: datetime) -> None:
+def put_rate(
+    conn: Connection, pipeline: str, stage: str, engine: str, state: dict[str, Any], now: datetime
+) -> None:
     res = conn.execute(
         stage_rates.update()
-        .where(stage_rates.c.pipeline == pipeline, stage_rates.c.stage == stage,
-               stage_rates.c.engine == engine)
+        .where(
+            stage_rates.c.pipeline == pipeline,
+            stage_rates.c.stage == stage,
+            stage_rates.c.engine == engine,
+        )
         .values(state=state, updated_at=now)
     )
     if not res.rowcount:
-        conn.execute(stage_rates.insert().values(pipeline=pipeline, stage=stage, engine=engine,
-                                                 state=state, updated_at=now))
+        conn.execute(
+            stage_rates.insert().values(
+                pipeline=pipeline, stage=stage, engine=engine, state=state, updated_at=now
+            )
+        )
 
 
 def live_slots(conn: Connection, since: datetime) -> int:

@@ -157,7 +157,9 @@ job_history = sa.Table(
     sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
     _id("job_id", sa.ForeignKey("jobs.job_id", ondelete="CASCADE"), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # created|status|stage|attempt|requeue|stall|...
+    sa.Column(
+        "kind", sa.String(16), nullable=False
+    ),  # created|status|stage|attempt|requeue|stall|...
     sa.Column("status", sa.String(16), nullable=True),
     sa.Column("stage", sa.String(64), nullable=True),
     _id("artifact_id", nullable=True),

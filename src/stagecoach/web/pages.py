@@ -36,31 +36,50 @@ STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 CsrfField = Annotated[str | None, Form(alias=CSRF_FIELD)]
 
 
-def render(request: Request, name: str, user: User | None, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     settings = request.app.state.settings
-    context.update(user=user, csrf=csrf_token(request), csrf_field=CSRF_FIELD,
-                   poll_interval=settings.poll_interval, path=request.url.path)
+    context.update(
+        user=user,
+        csrf=csrf_token(request),
+        csrf_field=CSRF_FIELD,
+        poll_interval=settings.poll_interval,
+        path=request.url.path,
+    )
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     set_csrf_cookie(request, response)
     return response
 
 
 def refused(request: Request, user: User | None) -> HTMLResponse:
-    return render(request, "error.html", user, status_code=403, title="Form expired",
-                  detail="This form is out of date or came from another site. Go back, "
-                  "reload the page and try again.")
+    return render(
+        request,
+        "error.html",
+        user,
+        status_code=403,
+        title="Form expired",
+        detail="This form is out of date or came from another site. Go back, "
+        "reload the page and try again.",
+    )
 
 
 def not_found(request: Request, user: User | None) -> HTMLResponse:
-    return render(request, "error.html", user, status_code=404, title="Not found",
-                  detail="There is no such page or job, or it is not yours to see.")
+    return render(
+        request,
+        "error.html",
+        user,
+        status_code=404,
+        title="Not found",
+        detail="There is no such page or job, or it is not yours to see.",
+    )
 
 
 # --- sign in / out -------------------------------------------------------------------------
 @router.get("/login")
-def login_page(request: Request, found: OptionalPageAuth,
-               next: Annotated[str | None, Query()] = None) -> Response:
+def login_page(
+    request: Request, found: OptionalPageAuth, next: Annotated[str | None, Query()] = None
+) -> Response:
     if found is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return render(request, "login.html", None, next=safe_next(next))
@@ -80,16 +99,24 @@ def login(
     try:
         token = services.accounts.login(username, password, kind="session")
     except Unauthorized:
-        return render(request, "login.html", None, status_code=401, next=safe_next(next),
-                      username=username, error="Wrong username or password.")
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            next=safe_next(next),
+            username=username,
+            error="Wrong username or password.",
+        )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, token, request.app.state.settings.token_ttl_hours)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, services: ServicesDep, found: OptionalPageAuth,
-           csrf: CsrfField = None) -> Response:
+def logout(
+    request: Request, services: ServicesDep, found: OptionalPageAuth, csrf: CsrfField = None
+) -> Response:
     if not csrf_ok(request, csrf):
         return refused(request, found[0] if found else None)
     if found is not None:
@@ -115,22 +142,42 @@ def dashboard(
     all_jobs, _ = services.tracking.list_jobs(user, limit=500)
     case_names = sorted({j["case_name"] for j in all_jobs if j.get("case_name")})
     counts = {s: sum(1 for j in all_jobs if j["status"] == s) for s in STATUSES}
-    return render(request, "dashboard.html", user, jobs=jobs, total=total, status=status,
-                  case=case, case_names=case_names, statuses=STATUSES, counts=counts,
-                  feed_position=feed_position,
-                  is_manager=user.role in (Role.MANAGER, Role.ADMIN))
+    return render(
+        request,
+        "dashboard.html",
+        user,
+        jobs=jobs,
+        total=total,
+        status=status,
+        case=case,
+        case_names=case_names,
+        statuses=STATUSES,
+        counts=counts,
+        feed_position=feed_position,
+        is_manager=user.role in (Role.MANAGER, Role.ADMIN),
+    )
 
 
 # --- upload --------------------------------------------------------------------------------
 @router.get("/upload")
-def upload_page(request: Request, user: PageUser, services: ServicesDep,
-                case: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+def upload_page(
+    request: Request,
+    user: PageUser,
+    services: ServicesDep,
+    case: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
     docs, _ = services.tracking.list_jobs(user, limit=500)
     case_list = [(name, jobs[0]["job_id"]) for name, jobs in views.cases(docs)]
     known = case in {name for name, _ in case_list}
-    return render(request, "upload.html", user, case_list=case_list,
-                  chosen_case=case if known else None, new_case=None if known else case,
-                  max_files=request.app.state.settings.max_files_per_upload)
+    return render(
+        request,
+        "upload.html",
+        user,
+        case_list=case_list,
+        chosen_case=case if known else None,
+        new_case=None if known else case,
+        max_files=request.app.state.settings.max_files_per_upload,
+    )
 
 
 # --- job -----------------------------------------------------------------------------------
@@ -138,9 +185,12 @@ def _job_context(services: Any, user: User, job_id: str) -> dict[str, Any]:
     doc = services.tracking.status(user, job_id)
     entries = services.tracking.timeline(user, job_id)
     spent = views.stage_seconds(entries, doc)
-    return {"job": doc, "timeline": views.timeline_rows(entries, doc),
-            "steps": views.steps(doc, spent),
-            "failure": views.error_view(doc)}
+    return {
+        "job": doc,
+        "timeline": views.timeline_rows(entries, doc),
+        "steps": views.steps(doc, spent),
+        "failure": views.error_view(doc),
+    }
 
 
 @router.get("/jobs/{job_id}")
@@ -165,8 +215,14 @@ def job_panel(request: Request, job_id: str, user: PageUser, services: ServicesD
     return response
 
 
-def _job_action(request: Request, job_id: str, auth: tuple[User, str], services: Any,
-                csrf: str | None, action: str) -> Response:
+def _job_action(
+    request: Request,
+    job_id: str,
+    auth: tuple[User, str],
+    services: Any,
+    csrf: str | None,
+    action: str,
+) -> Response:
     user = auth[0]
     if not csrf_ok(request, csrf):
         return refused(request, user)
@@ -176,20 +232,23 @@ def _job_action(request: Request, job_id: str, auth: tuple[User, str], services:
         return not_found(request, user)
     except ServiceError as exc:
         context = _job_context(services, user, job_id)
-        return render(request, "job.html", user, status_code=exc.status_code,
-                      notice=exc.detail, **context)
+        return render(
+            request, "job.html", user, status_code=exc.status_code, notice=exc.detail, **context
+        )
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry(request: Request, job_id: str, auth: PageAuth, services: ServicesDep,
-          csrf: CsrfField = None) -> Response:
+def retry(
+    request: Request, job_id: str, auth: PageAuth, services: ServicesDep, csrf: CsrfField = None
+) -> Response:
     return _job_action(request, job_id, auth, services, csrf, "retry")
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(request: Request, job_id: str, auth: PageAuth, services: ServicesDep,
-           csrf: CsrfField = None) -> Response:
+def cancel(
+    request: Request, job_id: str, auth: PageAuth, services: ServicesDep, csrf: CsrfField = None
+) -> Response:
     return _job_action(request, job_id, auth, services, csrf, "cancel")
 
 
@@ -202,5 +261,9 @@ def cases_page(request: Request, user: PageUser, services: ServicesDep) -> Respo
 
 @router.get("/help")
 def help_page(request: Request, found: OptionalPageAuth) -> Response:
-    return render(request, "help.html", found[0] if found else None,
-                  stall_minutes=round(request.app.state.settings.stall_after / 60))
+    return render(
+        request,
+        "help.html",
+        found[0] if found else None,
+        stall_minutes=round(request.app.state.settings.stall_after / 60),
+    )

@@ -75,14 +75,23 @@ def _secure(request: Request) -> bool:
 def set_csrf_cookie(request: Request, response: Response) -> None:
     seed = getattr(request.state, "csrf_seed", None)
     if seed and not request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(CSRF_COOKIE, seed, httponly=True, samesite="lax",
-                            secure=_secure(request), path="/")
+        response.set_cookie(
+            CSRF_COOKIE, seed, httponly=True, samesite="lax", secure=_secure(request), path="/"
+        )
 
 
-def set_session_cookie(request: Request, response: Response, token: str,
-                       max_age_hours: float) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(max_age_hours * 3600), httponly=True,
-                        samesite="lax", secure=_secure(request), path="/")
+def set_session_cookie(
+    request: Request, response: Response, token: str, max_age_hours: float
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(max_age_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
 
 
 def clear_session_cookie(response: Response) -> None:

@@ -84,8 +84,15 @@ def timeline_rows(entries: list[HistoryEntry], doc: dict[str, Any]) -> list[dict
         note = e.message if e.message and e.kind != "created" else ""
         if file and note.lower() == f"{file}: {e.status}".lower():
             note = ""  # says nothing the row does not
-        rows.append({"at": e.at, "what": what, "file": file, "note": note,
-                     "attempt": e.attempt if e.attempt and e.attempt > 1 else None})
+        rows.append(
+            {
+                "at": e.at,
+                "what": what,
+                "file": file,
+                "note": note,
+                "attempt": e.attempt if e.attempt and e.attempt > 1 else None,
+            }
+        )
     return rows
 
 
@@ -103,8 +110,9 @@ def steps(doc: dict[str, Any], spent: dict[str, float]) -> list[Step]:
         if status == "completed" or i < at:
             state = "done"
         elif i == at:
-            state = "failed" if status == "failed" else (
-                "current" if status in ACTIVE else "stopped")
+            state = (
+                "failed" if status == "failed" else ("current" if status in ACTIVE else "stopped")
+            )
         else:
             state = "todo"
         out.append(Step(name, state, spent.get(name) if state == "done" else None))
@@ -137,8 +145,9 @@ def error_view(doc: dict[str, Any]) -> dict[str, Any] | None:
     if doc["status"] not in ("failed", "cancelled"):
         return None
     err = doc.get("error") or {}
-    category = err.get("category") or ("cancelled" if doc["status"] == "cancelled" else
-                                       "processing")
+    category = err.get("category") or (
+        "cancelled" if doc["status"] == "cancelled" else "processing"
+    )
     attempts_left = doc.get("attempts", 0) < doc.get("max_attempts", 0)
     retryable = doc["status"] == "failed" and attempts_left
     return {
