@@ -9,8 +9,20 @@ from typing import Any
 from fastapi import FastAPI
 
 from stagecoach import __version__, web
-from stagecoach.api import auth, cases, files, health, jobs, metrics, problems, results, uploads
+from stagecoach.api import (
+    auth,
+    cases,
+    files,
+    health,
+    jobs,
+    metrics,
+    poll,
+    problems,
+    results,
+    uploads,
+)
 from stagecoach.api.limits import BodyLimit
+from stagecoach.api.poll import PollFastLane
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
@@ -61,7 +73,8 @@ def create_app(
     app.state.embedded_worker = embedded_worker
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (health, auth, jobs, uploads, files, cases, results, metrics):
+    for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
+    app.add_middleware(PollFastLane, services=services)  # outermost: the hot path first
     return app

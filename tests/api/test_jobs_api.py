@@ -231,3 +231,21 @@ def test_fifty_concurrent_patches_leave_a_consistent_history(client, analyst, jo
     # The newest report (seq 49) is in the final state, whatever order they arrived in.
     assert final["progress"] == 98
     assert final["current_stage"] == "Analyzing"
+
+
+def test_status_poll_fast_lane_edges(client, analyst, job_factory):
+    user, h = analyst
+    job_id = job_factory(h)["job_id"]
+    token = h["Authorization"].split()[1]
+    # a page's session cookie works as the bearer token does
+    r = client.get(f"/api/v1/jobs/{job_id}/status",
+                   headers={"Cookie": f"theme=dark; stagecoach_session={token}"})
+    assert r.status_code == 200 and r.json()["job_id"] == job_id
+    # other methods on the path fall through to the app's routing
+    assert client.post(f"/api/v1/jobs/{job_id}/status", headers=h).status_code == 405
+    # errors are problem+json, 401 with a challenge
+    r = client.get(f"/api/v1/jobs/{job_id}/status", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert r.headers["content-type"] == PROBLEM
+    # the endpoint is documented
+    assert "/api/v1/jobs/{job_id}/status" in client.get("/openapi.json").json()["paths"]

@@ -21,19 +21,29 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(request: Request, services: Services) -> tuple[User, str]:
-    """The caller's user and token id, from the bearer token or the page's session cookie."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+SESSION_COOKIE = "stagecoach_session"
+
+
+def token_user(services: Services, authorization: str, session: str) -> tuple[User, str]:
+    """The caller's user and token id, from a bearer token or else the page's session."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         # Pages authenticate with their session cookie; the API accepts it too.
-        token = request.cookies.get("stagecoach_session", "")
+        token = session
     if not token:
         raise Unauthorized("sign in first: send 'Authorization: Bearer <token>'")
     found = services.accounts.user_for_token(token.strip())
     if found is None:
         raise Unauthorized("the token is unknown, expired or revoked")
     return found
+
+
+def authenticate(request: Request, services: Services) -> tuple[User, str]:
+    return token_user(
+        services,
+        request.headers.get("authorization", ""),
+        request.cookies.get(SESSION_COOKIE, ""),
+    )
 
 
 def current_auth(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from stagecoach.api.deps import CurrentUser, ServicesDep, authenticate, oauth2
+from stagecoach.api.deps import CurrentUser, ServicesDep
 from stagecoach.api.schemas import JobCreate, JobList, JobPatch, JobStatusOut, Timeline
 from stagecoach.domain.contract import iso
 from stagecoach.domain.job_update import Report
@@ -16,6 +14,7 @@ from stagecoach.domain.status import JobStatus
 from stagecoach.services.tracking import NewJob, error_from_body
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
 StatusFilter = JobStatus | None
 
 
@@ -66,28 +65,6 @@ def patch_job(
     )
     doc, _changed = services.tracking.report(user, job_id, report)
     return doc
-
-
-@router.get(
-    "/{job_id}/status",
-    response_model=JobStatusOut,
-    responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
-    dependencies=[Depends(oauth2)],
-)
-async def job_status(job_id: str, request: Request) -> Response:
-    """The compact status for polling, with a strong ETag; If-None-Match answers 304.
-
-    The hot path: async and free of dependency injection and response validation, its two
-    short indexed reads run on the event loop rather than a thread hop."""
-    services = request.app.state.services
-    user, _ = authenticate(request, services)
-    body = orjson.dumps(services.tracking.status(user, job_id))
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/{job_id}/timeline", response_model=Timeline)

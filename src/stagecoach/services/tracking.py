@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,6 +26,7 @@ from stagecoach.services.errors import Conflict, Invalid, NotFound
 from stagecoach.services.estimates import Estimates
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
+from stagecoach.store.fast_reads import FastReads
 
 log = logging.getLogger("stagecoach.tracking")
 
@@ -150,9 +152,28 @@ class Tracking:
             return PipelineWords()
         return PipelineWords(p.file_types[0] if p.file_types else None, p.complete_message)
 
+    @cached_property
+    def _fast(self) -> FastReads:
+        return FastReads(self.ctx.db.engine)
+
     def status(self, viewer: User, job_id: str) -> dict[str, Any]:
-        with self.ctx.db.read_each() as conn:
-            return self._document(conn, self._visible(conn, viewer, job_id))
+        """The status document: the poll's path, two reads and no transaction."""
+        found = self._fast.job_and_artifacts(viewer, job_id)
+        if found is None:
+            raise NotFound(f"job {job_id} not found")
+        job, arts = found
+        pos = None
+        if job.claimable and job.status is JobStatus.PENDING:
+            with self.ctx.db.read_each() as conn:
+                pos = store.queue_position(conn, job)
+        return status_document(
+            job,
+            arts,
+            self.ctx.clock(),
+            stall_after=self.ctx.settings.stall_after,
+            queue_position=pos,
+            words=self.words(job.pipeline),
+        )
 
     def get_job(self, viewer: User, job_id: str) -> Job:
         with self.ctx.db.read() as conn:

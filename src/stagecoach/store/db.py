@@ -51,7 +51,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
         opts = conn.get_execution_options()
-        if opts.get("isolation_level") == "AUTOCOMMIT":
+        if opts.get("no_begin"):
             return
         mode = "IMMEDIATE" if opts.get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
@@ -77,7 +77,11 @@ class Database:
         where BEGIN and COMMIT would cost as much as the reads (two round trips on
         PostgreSQL)."""
         with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self.is_sqlite:
+                # Skip our BEGIN; changing the isolation level would cost a PRAGMA on reset.
+                yield conn.execution_options(no_begin=True)
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

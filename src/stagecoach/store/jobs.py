@@ -37,14 +37,14 @@ def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job |
 
 # Built once: the status poll runs these thousands of times a second.
 _VIEWER = User(user_id="", username="", role=Role.ANALYST)
-_VISIBLE_JOB = {
+VISIBLE_JOB = {
     role: sa.select(jobs).where(
         jobs.c.job_id == sa.bindparam("job_id"),
         visible_owner_clause(_VIEWER.evolve(role=role), jobs.c.owner_id, sa.bindparam("viewer")),
     )
     for role in Role
 }
-_JOB_ARTIFACTS = (
+JOB_ARTIFACTS = (
     sa.select(artifacts)
     .where(artifacts.c.job_id == sa.bindparam("job_id"))
     .order_by(artifacts.c.position)
@@ -53,7 +53,7 @@ _JOB_ARTIFACTS = (
 
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
     row = (
-        conn.execute(_VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})
+        conn.execute(VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})
         .mappings()
         .first()
     )
@@ -103,7 +103,7 @@ def insert_artifact(conn: Connection, artifact: Artifact) -> None:
 
 
 def job_artifacts(conn: Connection, job_id: str) -> list[Artifact]:
-    rows = conn.execute(_JOB_ARTIFACTS, {"job_id": job_id}).mappings()
+    rows = conn.execute(JOB_ARTIFACTS, {"job_id": job_id}).mappings()
     return [Artifact.from_row(r) for r in rows]
 
 

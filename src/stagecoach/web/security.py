@@ -16,9 +16,9 @@ from pathlib import Path
 from fastapi import Request
 from starlette.responses import Response
 
+from stagecoach.api.deps import SESSION_COOKIE  # one name for the API and the pages
 from stagecoach.settings import Settings
 
-SESSION_COOKIE = "stagecoach_session"  # read by api.deps.current_auth too
 CSRF_COOKIE = "stagecoach_csrf"
 CSRF_FIELD = "csrf_token"
 
