@@ -154,7 +154,9 @@ class Tracking:
 
     @cached_property
     def _fast(self) -> FastReads:
-        return FastReads(self.ctx.db.engine)
+        fast = FastReads(self.ctx.db.engine)
+        self.ctx.db.on_dispose(fast.close)
+        return fast
 
     def status(self, viewer: User, job_id: str) -> dict[str, Any]:
         """The status document: the poll's path, two reads and no transaction."""

@@ -8,7 +8,7 @@ PostgreSQL: ordinary transactions; row locks (``FOR UPDATE``) serialise writers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._closers: list[Callable[[], None]] = []
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -96,5 +97,11 @@ class Database:
             conn.exec_driver_sql("SELECT 1")
         return True
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Run ``close`` when the database is disposed (for connections kept outside the pool)."""
+        self._closers.append(close)
+
     def dispose(self) -> None:
+        for close in self._closers:
+            close()
         self.engine.dispose()
