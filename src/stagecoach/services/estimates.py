@@ -223,14 +223,15 @@ class Estimates:
         if artifacts is None:
             artifacts = jobs_store.job_artifacts(conn, job.job_id)
         plan = self.plan(conn, job, artifacts)
-        queue = self._queue(conn, job, now) if job.status is JobStatus.PENDING else None
+        rates = self.rates(conn)  # read once: the queue's estimates use the same book
+        queue = self._queue(conn, job, now, rates) if job.status is JobStatus.PENDING else None
         previous = None
         if job.estimated_completion is not None and not new_attempt:
             previous = Shown(job.estimated_completion, shown_at or job.updated_at)
         est = estimate(
             plan,
             now=now,
-            rates=self.rates(conn),
+            rates=rates,
             estimator=self.ctx.settings.eta_estimator,
             prior_factor=self.ctx.settings.transcription_prior_factor,
             queue=queue,
@@ -246,7 +247,9 @@ class Estimates:
             changes["progress"] = monotonic(None if new_attempt else job.progress, est.progress)
         return job.evolve(**changes)
 
-    def _queue(self, conn: Connection, job: Job, now: datetime) -> QueueState | None:
+    def _queue(
+        self, conn: Connection, job: Job, now: datetime, rates: dict[RateKey, StageRate]
+    ) -> QueueState | None:
         if not job.claimable:
             return None
         position = jobs_store.queue_position(conn, job) or 1
@@ -259,7 +262,7 @@ class Estimates:
             if j.estimated_completion is not None
         )
         ahead = jobs_store.pending_ahead(conn, job, limit=QUEUE_LOOKAHEAD)
-        own = [self._own_seconds(conn, j, now) for j in ahead]
+        own = [self._own_seconds(conn, j, now, rates) for j in ahead]
         if own and position - 1 > len(own):
             # Far down the queue: the jobs not looked at cost what the looked-at ones did.
             own.append(sum(own) / len(own) * (position - 1 - len(own)))
@@ -270,13 +273,15 @@ class Estimates:
             jobs_ahead=position - 1 + len(running),
         )
 
-    def _own_seconds(self, conn: Connection, job: Job, now: datetime) -> float:
+    def _own_seconds(
+        self, conn: Connection, job: Job, now: datetime, rates: dict[RateKey, StageRate]
+    ) -> float:
         """Expected seconds of a queued job's own work, not counting its wait."""
         plan = self.plan(conn, job, jobs_store.job_artifacts(conn, job.job_id))
         est = estimate(
             plan,
             now=now,
-            rates=self.rates(conn),
+            rates=rates,
             estimator="learned",
             prior_factor=self.ctx.settings.transcription_prior_factor,
         )
