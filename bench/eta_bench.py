@@ -1,168 +1,86 @@
-"""How good are the time estimates? Real jobs, three estimators side by side.
+"""How good are the time estimates? Real jobs through the real service, three estimators.
 
-Each job is a real pipeline run on a generated file (recordings of 1-5 minutes, PDFs of 5 to
-500 pages, datasets of 1k to 1M rows; `BENCH_ETA_SCALE` scales the sizes). Every progress
-report is recorded with its time. Then the run is replayed through the estimator exactly as
-the status endpoint computes it (`domain.eta.estimate`, once a second, each shown estimate
-smoothed from the one before), for stagecoach's learned estimator, the seed formula and a
-plain rate, and each estimate is compared with the real finish:
+A server with its embedded worker (SQLite, one job at a time) processes generated files one
+after another: recordings of 1 to 20 minutes, PDFs of 5 to 500 pages, datasets of 1k to 1M
+rows (`BENCH_ETA_SCALE` scales the sizes; 1 is the issue's). The bench uploads each file
+and polls its status document until it ends, keeping every document that changed.
+
+A job's real duration runs from the upload's 202 answer to its `finished_at`. At 10, 25,
+50, 75 and 90 % of it, each estimator's predicted finish is compared with the real one:
 
     error = |predicted finish - real finish| / real duration
 
-at 10, 25, 50, 75 and 90 % of the real duration. The learned estimator learns from each
-finished job before the next starts, as the service does; the table counts the jobs that
-ran after their pipeline had five finished jobs, and the range's coverage (how often the
-real finish fell between eta_low and eta_high) over the same checks.
+- ``learned``: what the status endpoint itself showed then (`estimated_completion`), and
+  whether its range (`eta_low` .. `eta_high`) held the real finish;
+- ``seed`` and ``rate``: the seed's formula and a plain done/elapsed rate, computed by
+  `domain.eta.estimate` on the plan rebuilt from that same status document.
+
+The table counts the jobs that ran after their pipeline had five finished jobs, as the
+issue asks; the service learned from every job before, as it does in use.
+
+`BENCH_ETA_SAVE=path` keeps the recorded documents; `BENCH_ETA_REPLAY=path` evaluates a
+recording again without running jobs, replaying the learned estimator offline at each
+write the recording saw (``learned*``): a way to try a change to the estimator quickly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from stagecoach.domain.eta import Shown, estimate
-from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan
+import httpx
+
+from bench.common import database, pct, server, token
+from stagecoach.domain.eta import Estimate, Shown, estimate
+from stagecoach.domain.progress import (
+    JobPlan,
+    artifact_plan,
+    finished_stage_runs,
+    parse_time,
+)
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
-from stagecoach.pipelines.base import Pipeline
-from stagecoach.pipelines.local import artifact_for_file
 from stagecoach.pipelines.registry import builtin_pipelines
+from stagecoach.services.estimates import stage_options
+from stagecoach.settings import Settings
 
 CHECKPOINTS = (0.10, 0.25, 0.50, 0.75, 0.90)
-ESTIMATORS = ("learned", "seed", "rate")
-PRIOR_FACTOR = 4.0
-WARM = 5  # finished jobs of a pipeline before its estimates count as "learned"
-SCALE = float(os.environ.get("BENCH_ETA_SCALE", "0.5"))
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+WARM = 5  # finished jobs of a pipeline before its estimates count
+SCALE = float(os.environ.get("BENCH_ETA_SCALE", "1"))
+PRIOR_FACTOR = Settings.model_fields["transcription_prior_factor"].default
+TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
-AUDIO_MINUTES = [1, 2, 1, 3, 1.5, 2, 4, 1, 2.5, 3, 5]
-PDF_PAGES = [5, 20, 10, 50, 30, 100, 15, 200, 60, 500]
-DATASET_ROWS = [1_000, 10_000, 5_000, 50_000, 2_000, 100_000, 20_000, 200_000, 30_000, 1_000_000]
-
-
-@dataclass
-class StageTrace:
-    name: str
-    unit: str
-    total: float  # known before the stage started
-    start: float = 0.0
-    end: float = 0.0
-    points: list[tuple[float, float]] = field(default_factory=list)  # (seconds, units done)
-
-    def done_at(self, t: float) -> tuple[float, float | None]:
-        done, at = 0.0, None
-        for pt, units in self.points:
-            if pt > t:
-                break
-            done, at = units, pt
-        return done, at
+AUDIO_MINUTES = [1, 3, 2, 8, 1.5, 5, 20, 2.5, 12, 4, 1, 6]
+PDF_PAGES = [5, 20, 10, 50, 30, 100, 15, 200, 60, 500, 8, 300]
+DATASET_ROWS = [
+    *(1_000, 10_000, 5_000, 50_000, 2_000, 100_000),
+    *(20_000, 200_000, 30_000, 1_000_000, 3_000, 500_000),
+]
 
 
-class TraceReporter:
-    """Records every report with its time: the reporter interface stage code talks to."""
-
-    def __init__(self, trace: StageTrace, clock0: float) -> None:
-        self.trace, self.clock0 = trace, clock0
-
-    def progress(self, units_done: float, message: str | None = None) -> None:
-        self.trace.points.append((time.perf_counter() - self.clock0, float(units_done)))
-
-    def set_total(self, units_total: float) -> None:
-        pass  # the estimate must live with the total known at the start, as the service does
-
-    def should_abort(self) -> bool:
-        return False
+# --- recording real jobs ------------------------------------------------------------------
 
 
 @dataclass
-class JobTrace:
+class Recorded:
+    """One job as a client saw it: the documents that changed, each with the time it was read."""
+
     pipeline: str
-    engine: str
     label: str
-    stages: list[StageTrace]
+    accepted_at: str  # when the upload was answered
+    facts: dict[str, dict[str, Any]]  # media facts by file id
+    polls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
-    def duration(self) -> float:
-        return self.stages[-1].end
-
-    def plan(self, t: float) -> JobPlan:
-        plans = []
-        for s in self.stages:
-            started = s.start <= t
-            finished = s.end <= t
-            done, at = s.done_at(t)
-            plans.append(
-                StagePlan(
-                    name=s.name,
-                    unit=s.unit,
-                    units_total=s.total,
-                    units_done=s.total if finished else done,
-                    finished=finished,
-                    started_at=T0 + timedelta(seconds=s.start) if started else None,
-                    progress_at=T0 + timedelta(seconds=at if at is not None else s.start)
-                    if started
-                    else None,
-                    seconds=s.end - s.start if finished else None,
-                )
-            )
-        return JobPlan((ArtifactPlan(self.pipeline, tuple(plans), self.engine),))
-
-
-def run_job(pipeline: Pipeline, path: Path, work: Path, label: str) -> JobTrace:
-    base = Path(tempfile.mkdtemp(dir=work))
-    art = artifact_for_file(path, base / "work", base / "results")
-    engine = pipeline.engine(art.options) if pipeline.engine else ""
-    clock0 = time.perf_counter()
-    traces = []
-    for stage in pipeline.stages:
-        tr = StageTrace(stage.name, stage.unit, float(stage.total(art)) or 1.0)
-        tr.start = time.perf_counter() - clock0
-        stage.run(art, TraceReporter(tr, clock0))
-        tr.end = time.perf_counter() - clock0
-        traces.append(tr)
-    return JobTrace(pipeline.name, engine, label, traces)
-
-
-def learn(rates: dict[RateKey, StageRate], job: JobTrace) -> None:
-    for s in job.stages:
-        key = RateKey(job.pipeline, s.name, job.engine)
-        rate = rates.get(key) or lookup(
-            rates, job.pipeline, s.name, job.engine, s.unit, PRIOR_FACTOR
-        )
-        seconds = max(s.end - s.start, 1e-6)
-        first = s.points[0][0] - s.start if s.points else None
-        half = next((pt - s.start for pt, u in s.points if u >= s.total / 2), None)
-        rates[key] = update(rate, s.total, seconds, startup_seconds=first, half_seconds=half)
-
-
-def replay(job: JobTrace, estimator: str, rates: dict[RateKey, StageRate]) -> dict[float, Any]:
-    """The estimate shown at each checkpoint, polling once a second as a page would."""
-    T = job.duration
-    step = max(1.0, T / 300)
-    shown: Shown | None = None
-    out: dict[float, Any] = {}
-    pending = list(CHECKPOINTS)
-    t = 0.0
-    while pending:
-        now = T0 + timedelta(seconds=t)
-        est = estimate(
-            job.plan(t),
-            now=now,
-            rates=rates,
-            estimator=estimator,  # type: ignore[arg-type]
-            prior_factor=PRIOR_FACTOR,
-            previous=shown,
-        )
-        shown = est.shown(now)
-        while pending and t >= pending[0] * T:
-            out[pending.pop(0)] = (t, est)
-        t = min(t + step, pending[0] * T) if pending else t
-    return out
+    def final(self) -> dict[str, Any]:
+        return self.polls[-1][1]
 
 
 def inputs(work: Path) -> list[tuple[str, Path, str]]:
@@ -185,72 +103,246 @@ def inputs(work: Path) -> list[tuple[str, Path, str]]:
     return jobs
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    return v[min(len(v) - 1, max(0, round(p / 100 * (len(v) - 1))))]
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def run_one(client: httpx.Client, pipeline: str, path: Path, label: str) -> Recorded:
+    with open(path, "rb") as f:
+        r = client.post("/api/v1/upload", files={"files": (path.name, f)})
+    if r.status_code != 202:
+        raise RuntimeError(f"upload of {path.name} answered {r.status_code}: {r.text[:300]}")
+    accepted = _now()
+    job_id = r.json()["job_id"]
+    rec = Recorded(pipeline, label, accepted, {})
+    start, last = time.monotonic(), None
+    while True:
+        doc = client.get(f"/api/v1/jobs/{job_id}/status").raise_for_status().json()
+        if doc["updated_at"] != last:
+            rec.polls.append((_now(), doc))
+            last = doc["updated_at"]
+        if doc["status"] in TERMINAL:
+            break
+        # Often enough to see every write of a short job, without loading a long one.
+        time.sleep(min(max((time.monotonic() - start) / 100, 0.02), 0.5))
+    for a in rec.final["artifacts"]:
+        if a["file_id"]:
+            rec.facts[a["file_id"]] = client.get(f"/api/v1/files/{a['file_id']}").json()
+    return rec
+
+
+def record(todo: list[tuple[str, Path, str]]) -> Iterator[Recorded]:
+    with (
+        database("sqlite") as (url, data),
+        server(
+            url,
+            data,
+            cpu=None,
+            worker=True,
+            extra_env={"STAGECOACH_WORKER_CONCURRENCY": "1"},
+        ) as base,
+    ):
+        headers = {"Authorization": f"Bearer {token(base)}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            for name, path, label in todo:
+                yield run_one(client, name, path, label)
+
+
+# --- evaluating -------------------------------------------------------------------------
+
+
+def plan_of(rec: Recorded, doc: dict[str, Any]) -> JobPlan:
+    """The plan the service had when it wrote ``doc``, rebuilt from the document."""
+    pipeline = builtin_pipelines()[rec.pipeline]
+    engine = pipeline.engine(stage_options(Settings())) if pipeline.engine else ""
+    stages = [(s.name, s.unit) for s in pipeline.stages]
+    return JobPlan(
+        tuple(
+            artifact_plan(
+                rec.pipeline,
+                stages,
+                a["stage_units"] or {},
+                a["processing_stages"] or {},
+                rec.facts.get(a["file_id"]) or {},
+                engine=engine,
+                completed=a["status"] == "completed",
+                ended=a["status"] in ("failed", "cancelled"),
+            )
+            for a in doc["artifacts"]
+        )
+    )
+
+
+def learn(rates: dict[RateKey, StageRate], rec: Recorded) -> None:
+    """What the service learns when the job's stages finish."""
+    plan = plan_of(rec, rec.final)
+    for a_doc, a in zip(rec.final["artifacts"], plan.artifacts, strict=True):
+        for run in finished_stage_runs(a_doc["stage_units"] or {}, a_doc["processing_stages"]):
+            key = RateKey(rec.pipeline, run.stage, a.engine)
+            rate = lookup(rates, rec.pipeline, run.stage, a.engine, run.unit, PRIOR_FACTOR)
+            rates[key] = update(
+                rate,
+                run.units,
+                run.seconds,
+                startup_seconds=run.startup_seconds,
+                half_seconds=run.half_seconds,
+            )
+
+
+@dataclass(frozen=True)
+class Guess:
+    finish: datetime | None
+    low: datetime | None = None
+    high: datetime | None = None
+
+
+def _offset(now: datetime, e: Estimate) -> Guess:
+    def at(s: float | None) -> datetime | None:
+        return None if s is None else now + timedelta(seconds=s)
+
+    return Guess(at(e.eta_seconds), at(e.eta_low), at(e.eta_high))
+
+
+def replay_learned(rec: Recorded, rates: dict[RateKey, StageRate]) -> list[tuple[datetime, Guess]]:
+    """The learned estimator run offline at each write the recording saw, as the service
+    runs it (smoothed from the estimate before; afresh when the job is claimed)."""
+    out: list[tuple[datetime, Guess]] = []
+    shown: Shown | None = None
+    status = None
+    for _, doc in rec.polls:
+        if doc["status"] in TERMINAL:
+            break
+        now = parse_time(doc["updated_at"])
+        assert now is not None
+        if doc["status"] != status:
+            shown, status = None, doc["status"]
+        e = estimate(
+            plan_of(rec, doc),
+            now=now,
+            rates=rates,
+            prior_factor=PRIOR_FACTOR,
+            previous=shown,
+        )
+        shown = e.shown(now)
+        out.append((now, _offset(now, e)))
+    return out
+
+
+def checkpoints(
+    rec: Recorded, rates: dict[RateKey, StageRate], replay: bool
+) -> dict[str, list[Guess]]:
+    """Each estimator's guess of the finish at each checkpoint."""
+    accepted = parse_time(rec.accepted_at)
+    finished = parse_time(rec.final["finished_at"])
+    assert accepted is not None and finished is not None
+    duration = (finished - accepted).total_seconds()
+    polls = [(parse_time(t), doc) for t, doc in rec.polls]
+    writes = replay_learned(rec, rates) if replay else []
+    out: dict[str, list[Guess]] = {"learned": [], "learned*": [], "seed": [], "rate": []}
+    for c in CHECKPOINTS:
+        at = accepted + timedelta(seconds=c * duration)
+        seen = [doc for t, doc in polls if t is not None and t <= at] or [polls[0][1]]
+        doc = seen[-1]
+        out["learned"].append(
+            Guess(
+                parse_time(doc["estimated_completion"]),
+                parse_time(doc["eta_low"]),
+                parse_time(doc["eta_high"]),
+            )
+        )
+        if replay:
+            before = [g for t, g in writes if t <= at] or [Guess(None)]
+            out["learned*"].append(before[-1])
+        plan = plan_of(rec, doc)
+        for name in ("seed", "rate"):
+            e = estimate(plan, now=at, rates=rates, estimator=name, prior_factor=PRIOR_FACTOR)  # type: ignore[arg-type]
+            out[name].append(_offset(at, e))
+    return out
+
+
+@dataclass
+class Scores:
+    errors: dict[str, list[list[float]]] = field(default_factory=dict)  # by checkpoint
+    covered: dict[str, list[bool]] = field(default_factory=dict)
+
+    def add(self, name: str, guesses: list[Guess], finish: datetime, duration: float) -> None:
+        errs = self.errors.setdefault(name, [[] for _ in CHECKPOINTS])
+        for i, g in enumerate(guesses):
+            err = 1.0 if g.finish is None else abs((g.finish - finish).total_seconds()) / duration
+            errs[i].append(err)
+            if g.low is not None and g.high is not None:
+                self.covered.setdefault(name, []).append(g.low <= finish <= g.high)
+
+
+def evaluate(recs: list[Recorded], replay: bool) -> None:
+    rates: dict[RateKey, StageRate] = {}
+    finished: dict[str, int] = {}
+    warm, everything = Scores(), Scores()
+    print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  learned error at 10/25/50/75/90 %")
+    for rec in recs:
+        if rec.final["status"] != "completed":
+            print(f"{rec.pipeline:<9} {rec.label:<13} ended {rec.final['status']}: skipped")
+            continue
+        accepted, finish = parse_time(rec.accepted_at), parse_time(rec.final["finished_at"])
+        assert accepted is not None and finish is not None
+        duration = (finish - accepted).total_seconds()
+        is_warm = finished.get(rec.pipeline, 0) >= WARM
+        guesses = checkpoints(rec, rates, replay)
+        for name, gs in guesses.items():
+            if gs:
+                everything.add(name, gs, finish, duration)
+                if is_warm:
+                    warm.add(name, gs, finish, duration)
+        row = everything.errors["learned"]
+        print(
+            f"{rec.pipeline:<9} {rec.label:<13} {duration:>8.2f}  "
+            + " ".join(f"{row[i][-1] * 100:5.1f}%" for i in range(len(CHECKPOINTS)))
+            + ("" if is_warm else "   (learning)"),
+            flush=True,
+        )
+        learn(rates, rec)
+        finished[rec.pipeline] = finished.get(rec.pipeline, 0) + 1
+    _table(f"after {WARM} finished jobs of the pipeline", warm)
+    _table("all jobs, including the first ones", everything)
+    for name, cov in warm.covered.items():
+        print(
+            f"\n{name}: the range (eta_low..eta_high) held the real finish in "
+            f"{100 * sum(cov) / len(cov):.0f} % of {len(cov)} checks (jobs after {WARM})"
+        )
+
+
+def _table(title: str, scores: Scores) -> None:
+    n = len(scores.errors["learned"][0]) if scores.errors else 0
+    print(f"\n{title} ({n} jobs): median / p90 absolute error, % of real duration")
+    print(f"{'estimator':<10}" + "".join(f"{f'at {int(c * 100)} %':>16}" for c in CHECKPOINTS))
+    for name, errs in scores.errors.items():
+        cells = "".join(f"{f'{pct(e, 50) * 100:.1f} / {pct(e, 90) * 100:.1f}':>16}" for e in errs)
+        print(f"{name:<10}{cells}")
+
+
+def _save(path: str, recs: list[Recorded]) -> None:
+    Path(path).write_text(json.dumps([r.__dict__ for r in recs]))
 
 
 def main() -> None:
-    pipelines = builtin_pipelines()
-    rates: dict[RateKey, StageRate] = {}
-    finished: dict[str, int] = {}
-    # errors[estimator][checkpoint] -> list of errors (warm jobs only)
-    errors = {e: {c: [] for c in CHECKPOINTS} for e in ESTIMATORS}
-    errors_all = {e: {c: [] for c in CHECKPOINTS} for e in ESTIMATORS}
-    covered: list[bool] = []
+    replay_from = os.environ.get("BENCH_ETA_REPLAY")
+    if replay_from:
+        recs = [Recorded(**r) for r in json.loads(Path(replay_from).read_text())]
+        print(f"replaying {len(recs)} recorded jobs from {replay_from}")
+        evaluate(recs, replay=True)
+        return
+    recs = []
     with tempfile.TemporaryDirectory(prefix="sc-eta-") as tmp:
-        work = Path(tmp)
-        print("generating inputs...", flush=True)
-        todo = inputs(work)
+        print(f"generating inputs (scale {SCALE:g})...", flush=True)
+        todo = inputs(Path(tmp))
         random.Random(3).shuffle(todo)
-        print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  learned error at 10/25/50/75/90 %")
-        for name, path, label in todo:
-            job = run_job(pipelines[name], path, work, label)
-            warm = finished.get(name, 0) >= WARM
-            row = []
-            for est_name in ESTIMATORS:
-                for c, (t, est) in replay(job, est_name, rates).items():
-                    left = job.duration - t
-                    if est.eta_seconds is None:
-                        err = 1.0  # no estimate at all: as wrong as "done now"
-                    else:
-                        err = abs(est.eta_seconds - left) / job.duration
-                    errors_all[est_name][c].append(err)
-                    if warm:
-                        errors[est_name][c].append(err)
-                    if est_name == "learned":
-                        row.append(err)
-                        if warm and est.eta_low is not None and est.eta_high is not None:
-                            covered.append(est.eta_low <= left <= est.eta_high)
-            print(
-                f"{name:<9} {label:<13} {job.duration:>8.1f}  "
-                + " ".join(f"{e * 100:5.1f}%" for e in row)
-                + ("" if warm else "   (learning)"),
-                flush=True,
-            )
-            learn(rates, job)
-            finished[name] = finished.get(name, 0) + 1
-
-    def table(title: str, errs: dict[str, dict[float, list[float]]]) -> None:
-        n = len(next(iter(errs.values()))[CHECKPOINTS[0]])
-        print(f"\n{title} ({n} jobs): median / p90 absolute error, % of real duration")
-        print(f"{'estimator':<10}" + "".join(f"{f'at {int(c * 100)} %':>16}" for c in CHECKPOINTS))
-        for e in ESTIMATORS:
-            cells = "".join(
-                f"{f'{pct(errs[e][c], 50) * 100:.1f} / {pct(errs[e][c], 90) * 100:.1f}':>16}"
-                for c in CHECKPOINTS
-            )
-            print(f"{e:<10}{cells}")
-
-    table(f"after {WARM} finished jobs of the pipeline", errors)
-    table("all jobs, including the first ones", errors_all)
-    if covered:
-        print(
-            f"\nlearned range (eta_low..eta_high) held the real finish in "
-            f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} checks (warm jobs)"
-        )
+        for rec in record(todo):
+            recs.append(rec)
+            print(f"  ran {rec.pipeline} {rec.label}: {rec.final['status']}", flush=True)
+            if os.environ.get("BENCH_ETA_SAVE"):
+                _save(os.environ["BENCH_ETA_SAVE"], recs)
+    print()
+    evaluate(recs, replay=True)
 
 
 if __name__ == "__main__":

@@ -238,8 +238,10 @@ def test_status_poll_fast_lane_edges(client, analyst, job_factory):
     job_id = job_factory(h)["job_id"]
     token = h["Authorization"].split()[1]
     # a page's session cookie works as the bearer token does
-    r = client.get(f"/api/v1/jobs/{job_id}/status",
-                   headers={"Cookie": f"theme=dark; stagecoach_session={token}"})
+    r = client.get(
+        f"/api/v1/jobs/{job_id}/status",
+        headers={"Cookie": f"theme=dark; stagecoach_session={token}"},
+    )
     assert r.status_code == 200 and r.json()["job_id"] == job_id
     # other methods on the path fall through to the app's routing
     assert client.post(f"/api/v1/jobs/{job_id}/status", headers=h).status_code == 405

@@ -221,7 +221,16 @@ def test_the_estimate_uses_the_previous_one_and_keeps_the_range_around_it() -> N
     assert e.eta_low is not None and e.eta_high is not None
     assert e.eta_low <= e.eta_seconds <= e.eta_high
     again = e.shown(at(102))
-    assert again == Shown(e.estimated_completion, at(102))  # type: ignore[arg-type]
+    assert again is not None and again.estimated_completion == e.estimated_completion
+    assert again.at == at(102) and again.low == at(102 + e.eta_low)
+
+
+def test_an_estimate_outside_the_range_shown_replaces_it_at_once() -> None:
+    # Shown: 3600 s, between 3000 and 4200. The upload's facts come in: 60 s. Not noise.
+    shown = Shown(at(3600), T0, low=at(3000), high=at(4200))
+    assert smooth(at(65), shown, at(5)) == at(65)
+    # Inside the range, it is still damped.
+    assert at(3600) > smooth(at(3100), shown, at(5)) > at(3100)
 
 
 def test_no_wait_while_a_slot_is_free() -> None:

@@ -201,3 +201,16 @@ def test_cancel_before_any_worker_cancels_its_files(wservices, owner, make_job):
     doc = wservices.tracking.cancel(owner, job_id)
     assert doc["status"] == "cancelled"
     assert [a["status"] for a in doc["artifacts"]] == ["cancelled"]
+
+
+def test_an_idle_worker_wakes_when_a_job_becomes_claimable(
+    wservices, owner, make_job, start_worker
+):
+    # Polling once a minute: only the in-process signal can start the retried job in time.
+    job_id = make_job("permanent")
+    start_worker(poll_interval=60)
+    assert wait_for(lambda: ended(wservices, owner, job_id))["attempts"] == 1
+    time.sleep(0.3)  # the claim loop has found nothing more and sleeps
+    wservices.tracking.retry(owner, job_id)
+    doc = wait_for(lambda: (d := ended(wservices, owner, job_id)) and d["attempts"] == 2 and d, 10)
+    assert doc["status"] == "failed" and doc["attempts"] == 2

@@ -82,10 +82,16 @@ class QueueState:
 
 @dataclass(frozen=True)
 class Shown:
-    """The estimated completion last shown for this job, and when: smoothing starts there."""
+    """The estimated completion last shown for this job, and when: smoothing starts there.
+
+    ``low``/``high``: the range shown with it, as times. A new estimate outside it means the
+    one shown was wrong, not noisy, and replaces it at once.
+    """
 
     estimated_completion: datetime
     at: datetime
+    low: datetime | None = None
+    high: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,9 @@ class Estimate:
         """What to store so the next estimate can be smoothed from this one."""
         if self.estimated_completion is None:
             return None
-        return Shown(self.estimated_completion, now)
+        return Shown(
+            self.estimated_completion, now, _at(now, self.eta_low), _at(now, self.eta_high)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +173,12 @@ def smooth(raw: datetime, previous: Shown | None, now: datetime) -> datetime:
     if previous.estimated_completion <= now:
         # The finish shown before has passed: that promise is broken. Smoothing toward the
         # new estimate from there would show "done" while work remains; show it as it is.
+        return raw
+    if (previous.low is not None and raw < previous.low) or (
+        previous.high is not None and raw > previous.high
+    ):
+        # Outside the range shown: new knowledge (a stage ended, the upload's facts came in,
+        # the run is far off its history), not noise. Show it now rather than drift to it.
         return raw
     dt = (now - previous.at).total_seconds()
     if dt <= 0:

@@ -9,9 +9,10 @@ contract has it; it reaches 100 only when every stage has finished.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from stagecoach.domain.rates import RateBook, StageRate, lookup
 
@@ -80,6 +81,103 @@ class JobPlan:
     @property
     def started(self) -> bool:
         return any(s.started_at is not None or s.finished for a in self.artifacts for s in a.stages)
+
+
+# Media facts that give a stage's total before it starts, by the stage's unit.
+UNIT_FACT = {
+    "audio_seconds": "duration_seconds",
+    "pages": "page_count",
+    "rows": "row_count",
+    "bytes": "size",
+}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A stored or serialised time (ISO text, with Z or an offset) as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def artifact_plan(
+    pipeline: str,
+    stages: Sequence[tuple[str, str]],
+    stage_units: Mapping[str, Mapping[str, Any]],
+    processing_stages: Mapping[str, float],
+    facts: Mapping[str, Any],
+    *,
+    engine: str = "",
+    completed: bool = False,
+    ended: bool = False,
+) -> ArtifactPlan:
+    """An artifact's plan from what the worker stored of it (``stage_units``: per stage its
+    unit, total, done, finished and times; ``processing_stages``: seconds of finished
+    stages) and its file's media facts, which give a stage's total before it starts.
+
+    ``stages``: the pipeline's (name, unit) in order. The status document carries the same
+    fields, so a plan can be rebuilt from what a client saw.
+    """
+    plans = []
+    for name, unit in stages:
+        seen = stage_units.get(name) or {}
+        total = seen.get("total")
+        if total is None:
+            total = float(facts.get(UNIT_FACT.get(unit, ""), 0) or 0) or 1.0
+        plans.append(
+            StagePlan(
+                name=name,
+                unit=unit,
+                units_total=float(total),
+                units_done=float(seen.get("done") or 0.0),
+                finished=bool(seen.get("finished")) or completed,
+                started_at=parse_time(seen.get("started_at")),
+                progress_at=parse_time(seen.get("progress_at")),
+                seconds=processing_stages.get(name),
+            )
+        )
+    return ArtifactPlan(pipeline=pipeline, stages=tuple(plans), engine=engine, ended=ended)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One finished run of a stage, as learning needs it (see ``rates.update``)."""
+
+    stage: str
+    unit: str
+    units: float
+    seconds: float
+    startup_seconds: float | None = None  # until the first progress report
+    half_seconds: float | None = None  # until half the units were reported done
+
+
+def finished_stage_runs(
+    stage_units: Mapping[str, Mapping[str, Any]],
+    processing_stages: Mapping[str, float],
+    before: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[StageRun]:
+    """The stages of an artifact that finished since ``before`` (its earlier stage_units)."""
+    runs = []
+    before = before or {}
+    for name, units in stage_units.items():
+        if not units.get("finished") or (before.get(name) or {}).get("finished"):
+            continue
+        seconds = processing_stages.get(name)
+        total = units.get("total") or units.get("done")
+        if seconds is None or not total:
+            continue
+        started = parse_time(units.get("started_at"))
+        first, half = parse_time(units.get("first_at")), parse_time(units.get("half_at"))
+        runs.append(
+            StageRun(
+                stage=name,
+                unit=str(units.get("unit") or ""),
+                units=float(total),
+                seconds=max(float(seconds), 1e-3),  # timings are kept to the millisecond
+                startup_seconds=(first - started).total_seconds() if first and started else None,
+                half_seconds=(half - started).total_seconds() if half and started else None,
+            )
+        )
+    return runs
 
 
 def stage_rate(

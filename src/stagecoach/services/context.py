@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,11 +17,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class WorkSignal:
+    """Wakes this process's idle workers as soon as a job becomes claimable.
+
+    Workers in other processes still find the job by polling; the embedded worker of
+    `stagecoach serve` starts a fresh upload at once instead of up to a poll later, which
+    also makes the start of a short job predictable.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until a notify after ``seen`` (a ``generation`` read before looking for work)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != seen, timeout)
+
+
 @dataclass
 class ServiceContext:
     settings: Settings
     db: Database
     clock: Clock = field(default=utcnow)
+    work_ready: WorkSignal = field(default_factory=WorkSignal)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> ServiceContext:

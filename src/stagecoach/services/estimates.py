@@ -18,7 +18,9 @@ from stagecoach.domain.progress import (
     ArtifactPlan,
     JobPlan,
     StagePlan,
+    artifact_plan,
     artifact_progress,
+    finished_stage_runs,
     monotonic,
 )
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
@@ -32,13 +34,6 @@ from stagecoach.store import jobs as jobs_store
 from stagecoach.store import rates as store
 
 QUEUE_LOOKAHEAD = 20  # queued jobs whose own work is estimated one by one
-# Media facts that give a stage's total before it starts, by the stage's unit.
-UNIT_FACT = {
-    "audio_seconds": "duration_seconds",
-    "pages": "page_count",
-    "rows": "row_count",
-    "bytes": "size",
-}
 
 
 def stage_options(settings: Settings) -> dict[str, Any]:
@@ -49,12 +44,6 @@ def stage_options(settings: Settings) -> dict[str, Any]:
         if settings.whisper_model_dir
         else None,
     }
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 class Estimates:
@@ -77,26 +66,18 @@ class Estimates:
         """Learn from every stage of ``new`` that finished since ``old`` was stored."""
         if job.pipeline not in self.pipelines:
             return
-        for name, units in new.stage_units.items():
-            if not units.get("finished") or (old.stage_units.get(name) or {}).get("finished"):
-                continue
-            seconds = new.processing_stages.get(name)
-            total = units.get("total") or units.get("done")
-            if seconds is None or not total:
-                continue
-            seconds = max(float(seconds), 1e-3)  # timings are kept to the millisecond
-            started = _parse_time(units.get("started_at"))
-            first, half = _parse_time(units.get("first_at")), _parse_time(units.get("half_at"))
+        engine = self.engine(job.pipeline or "")
+        for run in finished_stage_runs(new.stage_units, new.processing_stages, old.stage_units):
             self.learn(
                 conn,
                 job.pipeline or "",
-                name,
-                self.engine(job.pipeline or ""),
-                str(units.get("unit") or ""),
-                float(total),
-                float(seconds),
-                startup_seconds=(first - started).total_seconds() if first and started else None,
-                half_seconds=(half - started).total_seconds() if half and started else None,
+                run.stage,
+                engine,
+                run.unit,
+                run.units,
+                run.seconds,
+                startup_seconds=run.startup_seconds,
+                half_seconds=run.half_seconds,
             )
 
     def artifact_progress(self, conn: Connection, job: Job, artifact: Artifact) -> float:
@@ -143,36 +124,21 @@ class Estimates:
         pipeline = self.pipelines.get(job.pipeline or "")
         if pipeline is None or not artifacts:
             return JobPlan((self._outside_plan(job),))
-        plans = []
-        for a in artifacts:
-            facts = self._facts(conn, a)
-            stages = []
-            for st in pipeline.stages:
-                seen = a.stage_units.get(st.name, {})
-                total = seen.get("total")
-                if total is None:
-                    total = float(facts.get(UNIT_FACT.get(st.unit, ""), 0) or 0) or 1.0
-                stages.append(
-                    StagePlan(
-                        name=st.name,
-                        unit=st.unit,
-                        units_total=float(total),
-                        units_done=float(seen.get("done") or 0.0),
-                        finished=bool(seen.get("finished")) or a.status is JobStatus.COMPLETED,
-                        started_at=_parse_time(seen.get("started_at")),
-                        progress_at=_parse_time(seen.get("progress_at")),
-                        seconds=a.processing_stages.get(st.name),
-                    )
-                )
-            ended = a.status in (JobStatus.FAILED, JobStatus.CANCELLED)
-            plans.append(
-                ArtifactPlan(
-                    pipeline=pipeline.name,
-                    stages=tuple(stages),
-                    engine=self.engine(pipeline.name),
-                    ended=ended,
-                )
+        stages = [(st.name, st.unit) for st in pipeline.stages]
+        engine = self.engine(pipeline.name)
+        plans = [
+            artifact_plan(
+                pipeline.name,
+                stages,
+                a.stage_units,
+                a.processing_stages,
+                self._facts(conn, a),
+                engine=engine,
+                completed=a.status is JobStatus.COMPLETED,
+                ended=a.status in (JobStatus.FAILED, JobStatus.CANCELLED),
             )
+            for a in artifacts
+        ]
         return JobPlan(tuple(plans))
 
     def _facts(self, conn: Connection, a: Artifact) -> Mapping[Any, Any]:
@@ -227,7 +193,9 @@ class Estimates:
         queue = self._queue(conn, job, now, rates) if job.status is JobStatus.PENDING else None
         previous = None
         if job.estimated_completion is not None and not new_attempt:
-            previous = Shown(job.estimated_completion, shown_at or job.updated_at)
+            previous = Shown(
+                job.estimated_completion, shown_at or job.updated_at, job.eta_low, job.eta_high
+            )
         est = estimate(
             plan,
             now=now,

@@ -246,6 +246,7 @@ class Tracking:
             return Report(status=JobStatus.PENDING, history_message="retry requested by user")
 
         outcome = self._change(viewer, job_id, build, on_retry=self._reset_failed_artifacts)
+        self.ctx.work_ready.notify()
         with self.ctx.db.read() as conn:
             return self._document(conn, outcome.job)
 

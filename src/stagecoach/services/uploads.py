@@ -37,6 +37,7 @@ from stagecoach.domain.errors import (
 )
 from stagecoach.domain.filenames import display_name
 from stagecoach.domain.job_update import Report, apply_report
+from stagecoach.domain.progress import UNIT_FACT
 from stagecoach.domain.records import Job, User
 from stagecoach.domain.status import JobStatus
 from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
@@ -52,7 +53,6 @@ from stagecoach.services.errors import (
     TooLarge,
     UnsupportedMedia,
 )
-from stagecoach.services.estimates import UNIT_FACT
 from stagecoach.services.tracking import NewJob, Tracking
 from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store
@@ -396,6 +396,7 @@ class _Upload:
         job_id = self.job_id
         assert job_id is not None
         await self._db(self._complete)
+        self.u.ctx.work_ready.notify()
         log.info(
             "upload stored",
             extra={
@@ -507,8 +508,9 @@ class _Upload:
 
 
 def with_estimate(tracking: Tracking, conn: Connection, job: Job) -> Job:
-    """The job with a fresh time estimate, from the media facts just stored."""
-    return tracking.estimates.refresh(conn, job)
+    """The job with a fresh time estimate, from the media facts just stored (not smoothed
+    from the guess made before the files were known)."""
+    return tracking.estimates.refresh(conn, job, new_attempt=True)
 
 
 def choose_pipeline(file_types: list[str]) -> str:

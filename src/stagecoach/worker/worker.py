@@ -174,6 +174,7 @@ class Worker:
                 self._slot_free.wait(1.0)
                 self._slot_free.clear()
                 continue
+            seen = self.ctx.work_ready.generation
             try:
                 claim = self.queue.claim(self.worker_id, names) if names else None
             except Exception:
@@ -181,7 +182,7 @@ class Worker:
                 claim = None
                 self._stop.wait(1.0)
             if claim is None:
-                self._stop.wait(self.poll_interval)
+                self.ctx.work_ready.wait(seen, self.poll_interval)
                 continue
             runner = JobRunner(self, claim, self.pipelines[claim.job.pipeline or ""])
             with self._lock:
