@@ -41,9 +41,11 @@ import httpx
 from bench.common import database, pct, server, token
 from stagecoach.domain.eta import Estimate, Shown, estimate
 from stagecoach.domain.progress import (
+    JOB_UNIT,
     JobPlan,
     artifact_plan,
     finished_stage_runs,
+    job_overheads,
     parse_time,
 )
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
@@ -174,9 +176,10 @@ def plan_of(rec: Recorded, doc: dict[str, Any]) -> JobPlan:
 
 
 def learn(rates: dict[RateKey, StageRate], rec: Recorded) -> None:
-    """What the service learns when the job's stages finish."""
-    plan = plan_of(rec, rec.final)
-    for a_doc, a in zip(rec.final["artifacts"], plan.artifacts, strict=True):
+    """What the service learns when the job's stages finish and when it completes."""
+    final = rec.final
+    plan = plan_of(rec, final)
+    for a_doc, a in zip(final["artifacts"], plan.artifacts, strict=True):
         for run in finished_stage_runs(a_doc["stage_units"] or {}, a_doc["processing_stages"]):
             key = RateKey(rec.pipeline, run.stage, a.engine)
             rate = lookup(rates, rec.pipeline, run.stage, a.engine, run.unit, PRIOR_FACTOR)
@@ -187,6 +190,17 @@ def learn(rates: dict[RateKey, StageRate], rec: Recorded) -> None:
                 startup_seconds=run.startup_seconds,
                 half_seconds=run.half_seconds,
             )
+    if len(final["artifacts"]) == 1:
+        a_doc, engine = final["artifacts"][0], plan.artifacts[0].engine
+        seen = job_overheads(
+            parse_time(final["started_at"]),
+            parse_time(final["finished_at"]),
+            a_doc["stage_units"] or {},
+            a_doc["processing_stages"] or {},
+        )
+        for name, seconds in (seen or {}).items():
+            rate = lookup(rates, rec.pipeline, name, engine, JOB_UNIT, PRIOR_FACTOR)
+            rates[RateKey(rec.pipeline, name, engine)] = update(rate, 1.0, max(seconds, 1e-3))
 
 
 @dataclass(frozen=True)
@@ -274,11 +288,13 @@ class Scores:
                 self.covered.setdefault(name, []).append(g.low <= finish <= g.high)
 
 
-def evaluate(recs: list[Recorded], replay: bool) -> None:
+def evaluate(recs: list[Recorded], replay: bool, shown: str = "learned") -> None:
+    """Print each job's errors (estimator ``shown``) and the tables."""
     rates: dict[RateKey, StageRate] = {}
     finished: dict[str, int] = {}
     warm, everything = Scores(), Scores()
-    print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  learned error at 10/25/50/75/90 %")
+    by_pipeline: dict[str, Scores] = {}
+    print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  {shown} error at 10/25/50/75/90 %")
     for rec in recs:
         if rec.final["status"] != "completed":
             print(f"{rec.pipeline:<9} {rec.label:<13} ended {rec.final['status']}: skipped")
@@ -293,7 +309,8 @@ def evaluate(recs: list[Recorded], replay: bool) -> None:
                 everything.add(name, gs, finish, duration)
                 if is_warm:
                     warm.add(name, gs, finish, duration)
-        row = everything.errors["learned"]
+                    by_pipeline.setdefault(rec.pipeline, Scores()).add(name, gs, finish, duration)
+        row = everything.errors[shown]
         print(
             f"{rec.pipeline:<9} {rec.label:<13} {duration:>8.2f}  "
             + " ".join(f"{row[i][-1] * 100:5.1f}%" for i in range(len(CHECKPOINTS)))
@@ -304,6 +321,8 @@ def evaluate(recs: list[Recorded], replay: bool) -> None:
         finished[rec.pipeline] = finished.get(rec.pipeline, 0) + 1
     _table(f"after {WARM} finished jobs of the pipeline", warm)
     _table("all jobs, including the first ones", everything)
+    for pipeline, scores in sorted(by_pipeline.items()):
+        _table(f"{pipeline}, after {WARM} finished jobs", scores)
     for name, cov in warm.covered.items():
         print(
             f"\n{name}: the range (eta_low..eta_high) held the real finish in "
@@ -329,7 +348,7 @@ def main() -> None:
     if replay_from:
         recs = [Recorded(**r) for r in json.loads(Path(replay_from).read_text())]
         print(f"replaying {len(recs)} recorded jobs from {replay_from}")
-        evaluate(recs, replay=True)
+        evaluate(recs, replay=True, shown="learned*")
         return
     recs = []
     with tempfile.TemporaryDirectory(prefix="sc-eta-") as tmp:

@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stagecoach.domain.eta import QueueState, Shown, estimate, smooth
-from stagecoach.domain.progress import ArtifactPlan, JobPlan, StagePlan
+from stagecoach.domain.progress import (
+    JOB_FINISH,
+    JOB_START,
+    JOB_UNIT,
+    ArtifactPlan,
+    JobPlan,
+    StagePlan,
+)
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -247,3 +254,22 @@ def test_an_overdue_finish_is_replaced_not_smoothed() -> None:
     # the broken promise would show "done now"; the estimate shown must be the fresh one.
     shown = Shown(at(10), T0)
     assert smooth(at(400), shown, at(60)) == at(400)
+
+
+def test_a_job_of_a_few_pages_is_mostly_its_learned_start_and_finish() -> None:
+    rates: dict[RateKey, StageRate] = {}
+    for name, seconds in ((JOB_START, 0.004), (JOB_FINISH, 0.010)):
+        rate = lookup({}, "document", name, "", JOB_UNIT)
+        for _ in range(5):
+            rate = update(rate, 1.0, seconds)
+        rates[RateKey("document", name, "")] = rate
+    pages = StagePlan("Extracting", "pages", 5)
+    plan = JobPlan((ArtifactPlan("document", (pages,)),))
+    e = estimate(plan, now=T0, rates=rates)
+    assert e.eta_seconds is not None
+    # five pages at the prior rate (0.2 s each) plus 4 ms to start and 10 ms to finish
+    assert e.eta_seconds == pytest.approx(5 * 0.2 + 0.014, rel=0.01)
+    # once the stage began, only the finish is still ahead
+    running = StagePlan("Extracting", "pages", 5, 0, started_at=T0)
+    started = estimate(JobPlan((ArtifactPlan("document", (running,)),)), now=T0, rates=rates)
+    assert started.eta_seconds == pytest.approx(5 * 0.2 + 0.010, rel=0.01)

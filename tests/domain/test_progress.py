@@ -9,13 +9,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stagecoach.domain.progress import (
+    JOB_FINISH,
+    JOB_START,
     ArtifactPlan,
     JobPlan,
     StagePlan,
+    artifact_plan,
     artifact_progress,
     duration_fields,
+    finished_stage_runs,
+    job_overheads,
     job_progress,
     monotonic,
+    parse_time,
     stage_weights,
     stalled_for,
 )
@@ -124,3 +130,61 @@ def test_stalled_after_five_minutes_without_a_report() -> None:
     assert stalled_for(t0, t0 + timedelta(seconds=360), 300) == 360
     assert stalled_for(t0, t0 + timedelta(seconds=360), 300, processing=False) is None
     assert stalled_for(None, t0, 300) is None
+
+
+# --- plans rebuilt from what the worker stored ------------------------------------------
+
+STORED_UNITS = {
+    "Extracting": {
+        "unit": "pages",
+        "done": 12.0,
+        "total": 12.0,
+        "started_at": "2026-03-01T09:00:00.100Z",
+        "first_at": "2026-03-01T09:00:00.300Z",
+        "half_at": "2026-03-01T09:00:01.100Z",
+        "progress_at": "2026-03-01T09:00:02.000Z",
+        "finished": True,
+    },
+    "Summarizing": {"unit": "sentences", "done": 4.0, "started_at": "2026-03-01T09:00:02.050Z"},
+}
+
+
+def test_a_plan_is_rebuilt_from_stored_stage_units_and_media_facts() -> None:
+    plan = artifact_plan(
+        "document",
+        [("Extracting", "pages"), ("Summarizing", "sentences"), ("Charting", "rows")],
+        STORED_UNITS,
+        {"Extracting": 1.9},
+        {"page_count": 12, "row_count": 250},
+        engine="x",
+    )
+    extracting, summarizing, charting = plan.stages
+    assert extracting.finished and extracting.seconds == 1.9 and extracting.fraction == 1.0
+    assert extracting.progress_at == parse_time("2026-03-01T09:00:02Z")
+    # a running stage whose total is not known yet, and whose unit no media fact gives
+    assert summarizing.running and summarizing.units_total == 1.0 and summarizing.units_done == 4
+    # a stage not started: its total comes from the file's facts
+    assert charting.units_total == 250 and charting.started_at is None
+    assert plan.engine == "x" and not plan.finished
+
+
+def test_finished_stage_runs_carry_the_timings_learning_needs() -> None:
+    (run,) = finished_stage_runs(STORED_UNITS, {"Extracting": 1.9})
+    assert (run.stage, run.unit, run.units, run.seconds) == ("Extracting", "pages", 12.0, 1.9)
+    assert run.startup_seconds == pytest.approx(0.2) and run.half_seconds == pytest.approx(1.0)
+    # already finished in the stored copy before: not learned twice
+    assert finished_stage_runs(STORED_UNITS, {"Extracting": 1.9}, before=STORED_UNITS) == []
+
+
+def test_job_overheads_are_the_time_outside_the_stages() -> None:
+    units = {**STORED_UNITS, "Summarizing": {**STORED_UNITS["Summarizing"], "finished": True}}
+    seen = job_overheads(
+        parse_time("2026-03-01T09:00:00.000Z"),
+        parse_time("2026-03-01T09:00:02.600Z"),
+        units,
+        {"Extracting": 1.9, "Summarizing": 0.4},
+    )
+    assert seen is not None
+    assert seen[JOB_START] == pytest.approx(0.1)  # claim to the first stage
+    assert seen[JOB_FINISH] == pytest.approx(2.5 - 2.3)  # the rest, after the first began
+    assert job_overheads(None, parse_time("2026-03-01T09:00:02Z"), units, {}) is None

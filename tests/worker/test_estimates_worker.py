@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from stagecoach.domain.progress import JOB_FINISH, JOB_START
 from stagecoach.domain.rates import StageRate
 from stagecoach.store.tables import stage_rates
 from tests.worker.conftest import job_row, wait_for
@@ -34,6 +35,9 @@ def test_finished_stages_are_learned_and_running_jobs_have_an_estimate(
     # ~1 s for 100,000 bytes: about 1e-5 s per byte, far from the 50 MB/s prior (2e-8)
     assert 1e-6 < reading.spu < 1e-4
     assert ("slow", "Writing") in rates
+    # the job's own start and finish, outside its stages: learned too, and short
+    for pseudo in (JOB_START, JOB_FINISH):
+        assert rates[("slow", pseudo)].n == 1 and 0 < rates[("slow", pseudo)].spu < 5
 
     second = make_job("slow", [make_file(b"b" * 100_000, "two.bin")])
     seen = wait_for(

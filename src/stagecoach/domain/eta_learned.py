@@ -19,8 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from stagecoach.domain.progress import JobPlan, StagePlan, stage_rate
-from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate
+from stagecoach.domain.progress import (
+    JOB_FINISH,
+    JOB_START,
+    JOB_UNIT,
+    ArtifactPlan,
+    JobPlan,
+    StagePlan,
+    stage_rate,
+)
+from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate, lookup
 
 SHARED_FRACTION = 0.5  # of a stage's run-to-run log variance, the share common to all stages
 STARTUP_SD = 0.5  # relative spread of a stage's start-up from run to run
@@ -167,6 +175,19 @@ def _pending_piece(stage: StagePlan, rate: StageRate, factor: _Factor) -> _Piece
     )
 
 
+def _overhead_pieces(artifact: ArtifactPlan, rates: RateBook, prior_factor: float) -> list[_Piece]:
+    """The job's own start (until a stage begins) and finish, as learned for the pipeline.
+
+    Negligible for a recording; most of the time of a job of a few pages."""
+    started = any(s.started_at is not None or s.finished for s in artifact.stages)
+    names = (JOB_FINISH,) if started else (JOB_START, JOB_FINISH)
+    pieces = []
+    for name in names:
+        r = lookup(rates, artifact.pipeline, name, artifact.engine, JOB_UNIT, prior_factor)
+        pieces.append(_Piece(0.0, r.spu, r.predictive_var, 0.0))
+    return pieces
+
+
 def _artifact_stages(
     job: JobPlan, rates: RateBook, prior_factor: float
 ) -> list[tuple[int, StagePlan, StageRate]]:
@@ -220,6 +241,9 @@ def remaining(
         )
         per_artifact.setdefault(i, []).append(piece)
 
+    for i, a in enumerate(job.artifacts):
+        if not a.ended and not a.finished:
+            per_artifact.setdefault(i, []).extend(_overhead_pieces(a, rates, prior_factor))
     pieces = [p for ps in per_artifact.values() for p in ps]
     total = _combine(pieces, z)
     if job.concurrent_artifacts > 1 and len(per_artifact) > 1:

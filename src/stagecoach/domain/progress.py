@@ -180,6 +180,32 @@ def finished_stage_runs(
     return runs
 
 
+# A job costs more than its stages: the worker starts the first stage after the claim, and
+# writes results and the final status after the last. Each is learned per pipeline as a
+# pseudo-stage of one unit, "job" (seconds per job), next to the real stages' rates.
+JOB_START = "(start)"
+JOB_FINISH = "(finish)"
+JOB_UNIT = "job"
+
+
+def job_overheads(
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    stage_units: Mapping[str, Mapping[str, Any]],
+    processing_stages: Mapping[str, float],
+) -> dict[str, float] | None:
+    """Seconds a finished single-file job spent outside its stages, by pseudo-stage:
+    from the claim to its first stage, and after the first stage began whatever the stages
+    themselves did not take. None when the times needed are missing."""
+    starts = [parse_time(u.get("started_at")) for u in stage_units.values()]
+    if started_at is None or finished_at is None or not starts or None in starts:
+        return None
+    first = min(t for t in starts if t is not None)
+    lead = (first - started_at).total_seconds()
+    tail = (finished_at - first).total_seconds() - sum(processing_stages.values())
+    return {JOB_START: max(lead, 0.0), JOB_FINISH: max(tail, 0.0)}
+
+
 def stage_rate(
     artifact: ArtifactPlan, stage: StagePlan, rates: RateBook, prior_factor: float
 ) -> StageRate:

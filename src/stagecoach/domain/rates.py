@@ -170,6 +170,7 @@ _PRIOR_SPU: dict[str, float] = {
     "pages": 0.2,  # text extraction from a PDF page
     "rows": 2e-5,  # reading and summarising a row (50k rows/s)
     "bytes": 2e-8,  # hashing or copying (50 MB/s)
+    "job": 0.05,  # a job's own start and finish around its stages (progress.JOB_START)
 }
 _UNKNOWN_SPU = 1.0
 _UNKNOWN_SD = 2.0

@@ -15,12 +15,14 @@ from sqlalchemy.engine import Connection
 
 from stagecoach.domain.eta import QueueState, Shown, estimate
 from stagecoach.domain.progress import (
+    JOB_UNIT,
     ArtifactPlan,
     JobPlan,
     StagePlan,
     artifact_plan,
     artifact_progress,
     finished_stage_runs,
+    job_overheads,
     monotonic,
 )
 from stagecoach.domain.rates import RateKey, StageRate, lookup, update
@@ -79,6 +81,19 @@ class Estimates:
                 startup_seconds=run.startup_seconds,
                 half_seconds=run.half_seconds,
             )
+
+    def learn_overheads(
+        self, conn: Connection, job: Job, artifacts: list[Artifact], finished_at: datetime
+    ) -> None:
+        """Learn the time a completed job spent outside its stages (one-file jobs only: with
+        several files side by side, the gaps are not the job's own)."""
+        if job.pipeline not in self.pipelines or len(artifacts) != 1:
+            return
+        a = artifacts[0]
+        seen = job_overheads(job.started_at, finished_at, a.stage_units, a.processing_stages)
+        engine = self.engine(job.pipeline or "")
+        for name, seconds in (seen or {}).items():
+            self.learn(conn, job.pipeline or "", name, engine, JOB_UNIT, 1.0, max(seconds, 1e-3))
 
     def artifact_progress(self, conn: Connection, job: Job, artifact: Artifact) -> float:
         """An artifact's progress, its stages weighted by what they are expected to cost."""

@@ -360,6 +360,7 @@ class Queue:
             if end.status is JobStatus.COMPLETED:
                 outcome = apply_report(job, Report(status=JobStatus.COMPLETED), now)
                 new = outcome.job.evolve(message=complete_message, **clear)
+                self.estimates.learn_overheads(conn, job, arts, now)
                 history = outcome.history
                 store.bump_counter(conn, COMPLETED)
             elif end.status is JobStatus.FAILED:
