@@ -189,6 +189,7 @@ def learn(rates: dict[RateKey, StageRate], rec: Recorded) -> None:
                 run.seconds,
                 startup_seconds=run.startup_seconds,
                 half_seconds=run.half_seconds,
+                reference_units=run.reference_units,
             )
     if len(final["artifacts"]) == 1:
         a_doc, engine = final["artifacts"][0], plan.artifacts[0].engine

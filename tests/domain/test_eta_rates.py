@@ -80,6 +80,26 @@ def test_one_wild_run_does_not_drag_the_rate_far() -> None:
     assert r.spu < before * 1.5
 
 
+def test_a_cold_first_run_is_forgotten_after_a_few_normal_ones() -> None:
+    # The first job after a worker starts pays for imports: 20 times slower, slow to start.
+    p = prior("document", "Extracting", "pages")
+    r = update(p, 10, 0.2, startup_seconds=0.09)
+    for _ in range(4):
+        r = update(r, 10, 0.01, startup_seconds=0.002)
+    assert r.spu == pytest.approx((0.01 - 0.002) / 10, rel=0.1)  # the start-up taken off
+    assert r.startup_seconds == pytest.approx(0.002)
+    # and it is remembered as a run: it widened the spread
+    assert r.var_log_spu > FIRST_RUN_VAR
+
+
+def test_a_state_stored_before_recent_runs_were_kept_still_learns() -> None:
+    old = StageRate.from_dict({"n": 9, "mean_log_spu": math.log(0.2), "var_log_spu": 0.01})
+    assert old.recent == ()
+    r = update(old, 100, 20.0)
+    assert r.recent == (pytest.approx(math.log(0.2)),) and r.spu == pytest.approx(0.2)
+    assert StageRate.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+
+
 def test_a_lasting_change_of_speed_is_learned_within_a_few_runs() -> None:
     r = learn(prior("audio", "Transcribing", "audio_seconds"), [(600, 120)] * 10)
     r = learn(r, [(600, 240)] * 5)  # moved to a machine half as fast

@@ -14,6 +14,7 @@ from stagecoach.domain.progress import (
     ArtifactPlan,
     JobPlan,
     StagePlan,
+    StageRun,
     artifact_plan,
     artifact_progress,
     duration_fields,
@@ -188,3 +189,19 @@ def test_job_overheads_are_the_time_outside_the_stages() -> None:
     assert seen[JOB_START] == pytest.approx(0.1)  # claim to the first stage
     assert seen[JOB_FINISH] == pytest.approx(2.5 - 2.3)  # the rest, after the first began
     assert job_overheads(None, parse_time("2026-03-01T09:00:02Z"), units, {}) is None
+
+
+def test_the_start_up_is_the_first_report_beyond_the_pace_of_its_units() -> None:
+    def run(first_done: float | None, first_at: str = "2026-03-01T09:00:00.300Z") -> StageRun:
+        units = {**STORED_UNITS["Extracting"], "first_at": first_at, "first_done": first_done}
+        (r,) = finished_stage_runs({"Extracting": units}, {"Extracting": 2.1})
+        return r
+
+    # 0.5 s to a first report covering 2 of 12 pages; the other 10 took 1.6 s (0.16 s each)
+    assert run(2.0, "2026-03-01T09:00:00.600Z").startup_seconds == pytest.approx(0.5 - 2 * 0.16)
+    # 0.2 s for 2 pages while the rest went at 0.19 s a page: no start-up at all
+    assert run(2.0).startup_seconds == 0.0
+    # a stage that reports only when done says nothing of its start-up
+    assert run(12.0).startup_seconds is None
+    # records from before first_done was kept: the first report's time
+    assert run(None).startup_seconds == pytest.approx(0.2)

@@ -26,6 +26,7 @@ from stagecoach.domain.progress import (
     ArtifactPlan,
     JobPlan,
     StagePlan,
+    expected_stage,
     stage_rate,
 )
 from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate, lookup
@@ -192,12 +193,14 @@ def _artifact_stages(
     job: JobPlan, rates: RateBook, prior_factor: float
 ) -> list[tuple[int, StagePlan, StageRate]]:
     """(artifact index, stage, its rate) for every stage of the artifacts still going."""
-    return [
-        (i, s, stage_rate(a, s, rates, prior_factor))
-        for i, a in enumerate(job.artifacts)
-        if not a.ended
-        for s in a.stages
-    ]
+    out = []
+    for i, a in enumerate(job.artifacts):
+        if a.ended:
+            continue
+        for s in a.stages:
+            rate = stage_rate(a, s, rates, prior_factor)
+            out.append((i, expected_stage(a, s, rate), rate))
+    return out
 
 
 def _combine(pieces: list[_Piece], z: float) -> Remaining:

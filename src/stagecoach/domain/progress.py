@@ -10,7 +10,7 @@ contract has it; it reaches 100 only when every stage has finished.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ class StagePlan:
     started_at: datetime | None = None
     progress_at: datetime | None = None
     seconds: float | None = None
+    total_known: bool = True  # False: no media fact gives it; learned runs say what to expect
 
     @property
     def fraction(self) -> float:
@@ -121,18 +122,21 @@ def artifact_plan(
     for name, unit in stages:
         seen = stage_units.get(name) or {}
         total = seen.get("total")
+        known = total is not None
         if total is None:
-            total = float(facts.get(UNIT_FACT.get(unit, ""), 0) or 0) or 1.0
+            total = float(facts.get(UNIT_FACT.get(unit, ""), 0) or 0)
+            known = total > 0
         plans.append(
             StagePlan(
                 name=name,
                 unit=unit,
-                units_total=float(total),
+                units_total=float(total) if known else 1.0,
                 units_done=float(seen.get("done") or 0.0),
                 finished=bool(seen.get("finished")) or completed,
                 started_at=parse_time(seen.get("started_at")),
                 progress_at=parse_time(seen.get("progress_at")),
                 seconds=processing_stages.get(name),
+                total_known=known,
             )
         )
     return ArtifactPlan(pipeline=pipeline, stages=tuple(plans), engine=engine, ended=ended)
@@ -148,6 +152,7 @@ class StageRun:
     seconds: float
     startup_seconds: float | None = None  # until the first progress report
     half_seconds: float | None = None  # until half the units were reported done
+    reference_units: float | None = None  # the total of the artifact's first stage
 
 
 def finished_stage_runs(
@@ -158,6 +163,12 @@ def finished_stage_runs(
     """The stages of an artifact that finished since ``before`` (its earlier stage_units)."""
     runs = []
     before = before or {}
+    firsts = sorted(
+        (str(u.get("started_at")), u.get("total"))
+        for u in stage_units.values()
+        if u.get("started_at")
+    )
+    reference = float(firsts[0][1]) if firsts and firsts[0][1] else None
     for name, units in stage_units.items():
         if not units.get("finished") or (before.get(name) or {}).get("finished"):
             continue
@@ -167,17 +178,42 @@ def finished_stage_runs(
             continue
         started = parse_time(units.get("started_at"))
         first, half = parse_time(units.get("first_at")), parse_time(units.get("half_at"))
+        seconds = max(float(seconds), 1e-3)  # timings are kept to the millisecond
         runs.append(
             StageRun(
                 stage=name,
                 unit=str(units.get("unit") or ""),
                 units=float(total),
-                seconds=max(float(seconds), 1e-3),  # timings are kept to the millisecond
-                startup_seconds=(first - started).total_seconds() if first and started else None,
+                seconds=seconds,
+                startup_seconds=_startup(
+                    (first - started).total_seconds() if first and started else None,
+                    units.get("first_done"),
+                    float(total),
+                    seconds,
+                ),
                 half_seconds=(half - started).total_seconds() if half and started else None,
+                reference_units=reference,
             )
         )
     return runs
+
+
+def _startup(
+    first_seconds: float | None, first_done: float | None, total: float, seconds: float
+) -> float | None:
+    """A stage's fixed start-up, from its first report: the time it took beyond the pace of
+    the rest of the run for the units it covered. A stage that reports only at the end
+    tells nothing of it (None). Without ``first_done`` (older records), the first report's
+    time itself."""
+    if first_seconds is None:
+        return None
+    if first_done is None:
+        return first_seconds
+    done = float(first_done)
+    if done >= total or seconds <= first_seconds:
+        return None
+    pace = (seconds - first_seconds) / (total - done)
+    return max(first_seconds - done * pace, 0.0)
 
 
 # A job costs more than its stages: the worker starts the first stage after the claim, and
@@ -212,14 +248,24 @@ def stage_rate(
     return lookup(rates, artifact.pipeline, stage.name, artifact.engine, stage.unit, prior_factor)
 
 
+def expected_stage(artifact: ArtifactPlan, stage: StagePlan, rate: StageRate) -> StagePlan:
+    """The stage with the total to expect, where nothing gave one before it started."""
+    if stage.total_known or stage.started_at is not None or stage.finished:
+        return stage
+    reference = artifact.stages[0].units_total if artifact.stages[0].total_known else None
+    units = rate.typical_units(reference)
+    return stage if units is None else replace(stage, units_total=units)
+
+
 def stage_weights(
     artifact: ArtifactPlan, rates: RateBook, prior_factor: float = 4.0
 ) -> list[float]:
     """Expected seconds of each stage: the weight it carries in the artifact's progress."""
-    return [
-        stage_rate(artifact, s, rates, prior_factor).expected_seconds(s.units_total)
-        for s in artifact.stages
-    ]
+    weights = []
+    for s in artifact.stages:
+        rate = stage_rate(artifact, s, rates, prior_factor)
+        weights.append(rate.expected_seconds(expected_stage(artifact, s, rate).units_total))
+    return weights
 
 
 def _weighted(fractions: Sequence[float], weights: Sequence[float]) -> float:

@@ -12,13 +12,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 ALPHA = 0.3  # weight of the newest run once there is some history (~ the last 5-6 runs count)
 WARMUP_RUNS = 3  # below this many runs the plain mean is used (1/n beats ALPHA)
 FIRST_RUN_VAR = 0.09  # log-variance after one run (sd 0.3): one run says little about spread
 MIN_VAR = 0.0025  # floor (sd 0.05): no stage is ever perfectly predictable
 CLIP_SD = 3.0  # runs further than this from the mean are pulled in (robust to outliers)
+# The typical rate is the trimmed mean of the last runs (the fastest and slowest left out):
+# one run far off -- the first after a worker started cold, one behind a stuck disk -- does
+# not move it, where an exponentially weighted mean would carry it for many runs.
+RECENT_RUNS = 7
 MIN_SPU = 1e-12
 # Inside a stage the rate wanders (speech vs silence, dense vs sparse pages). A share f of a
 # run estimates the run's rate with log variance within_var / f; the rest strays from it by
@@ -50,6 +56,11 @@ class StageRate:
     var_log_spu: float
     startup_seconds: float = 0.0
     within_var: float = WITHIN_RUN_VAR
+    recent: tuple[float, ...] = ()  # the last runs' log spu, newest last (RECENT_RUNS)
+    recent_startups: tuple[float, ...] = ()
+    # The last runs' units, with the units of their artifact's first stage: what to expect
+    # of a stage whose total no media fact gives (``typical_units``).
+    recent_runs: tuple[tuple[float, float | None], ...] = ()
 
     @property
     def spu(self) -> float:
@@ -74,6 +85,22 @@ class StageRate:
         effective = min(float(self.n), 2.0 / ALPHA - 1.0)
         return var * _t_widening(max(effective - 1.0, 1.0))
 
+    def typical_units(self, reference: float | None) -> float | None:
+        """Units a run of this stage has had: a fixed number (4 charts) or a share of the
+        artifact's size (7 sentences a page), whichever the recent runs kept steadier."""
+        if not self.recent_runs:
+            return None
+        absolute = [math.log(u) for u, _ in self.recent_runs]
+        relative = [math.log(u / ref) for u, ref in self.recent_runs if ref]
+        if (
+            reference
+            and reference > 0
+            and len(relative) == len(absolute) >= 2
+            and _variance(relative) < _variance(absolute)
+        ):
+            return reference * math.exp(_typical(tuple(relative), _mean(relative)))
+        return math.exp(_typical(tuple(absolute), _mean(absolute)))
+
     def expected_seconds(self, units: float) -> float:
         return self.startup_seconds + max(units, 0.0) * self.spu
 
@@ -88,6 +115,12 @@ class StageRate:
             var_log_spu=float(d["var_log_spu"]),
             startup_seconds=float(d.get("startup_seconds") or 0.0),
             within_var=float(d.get("within_var") or WITHIN_RUN_VAR),
+            recent=tuple(float(x) for x in d.get("recent") or ()),
+            recent_startups=tuple(float(x) for x in d.get("recent_startups") or ()),
+            recent_runs=tuple(
+                (float(u), None if ref is None else float(ref))
+                for u, ref in d.get("recent_runs") or ()
+            ),
         )
 
 
@@ -111,36 +144,76 @@ def update(
     seconds: float,
     startup_seconds: float | None = None,
     half_seconds: float | None = None,
+    reference_units: float | None = None,
 ) -> StageRate:
     """Learn from one finished stage run of ``units`` that took ``seconds`` in all.
 
     ``startup_seconds``, when the worker measured it (time to the first progress report),
     refines the fixed start-up cost; otherwise the current one is taken off ``seconds``.
     ``half_seconds``, when measured (time until half the units were reported done), teaches
-    how evenly the stage runs inside one run. Runs with no units only teach the start-up.
+    how evenly the stage runs inside one run. ``reference_units``: the total of the
+    artifact's first stage, which ``typical_units`` scales by. Runs with no units only
+    teach the start-up.
     """
     alpha = max(1.0 / (rate.n + 1), ALPHA)
-    startup = rate.startup_seconds
+    startup, startups = rate.startup_seconds, rate.recent_startups
     if startup_seconds is not None and startup_seconds >= 0:
         observed = min(startup_seconds, max(seconds, 0.0))
-        startup = observed if rate.n == 0 else startup + alpha * (observed - startup)
+        startups = _push(startups if rate.n else (), observed)
+        startup = _typical(
+            startups, observed if rate.n == 0 else startup + alpha * (observed - startup)
+        )
     within = _learn_within(rate, seconds, startup, half_seconds)
     if units <= 0 or seconds <= 0:
-        return replace(rate, startup_seconds=startup, within_var=within)
+        return replace(rate, startup_seconds=startup, within_var=within, recent_startups=startups)
 
     x = math.log(max((seconds - min(startup, seconds * 0.5)) / units, MIN_SPU))
+    reference = reference_units if reference_units and reference_units > 0 else None
+    runs = _push(rate.recent_runs if rate.n else (), (units, reference))
     if rate.n == 0:
         # The first real run replaces the prior: it was measured here, the prior was guessed.
-        return StageRate(1, x, min(rate.var_log_spu, FIRST_RUN_VAR), startup, within)
+        return StageRate(
+            1, x, min(rate.var_log_spu, FIRST_RUN_VAR), startup, within, (x,), startups, runs
+        )
 
     sd = rate.sd_log_spu
     d = x - rate.mean_log_spu
     if rate.n >= WARMUP_RUNS:
         d = max(-CLIP_SD * sd, min(CLIP_SD * sd, d))
-    mean = rate.mean_log_spu + alpha * d
+    recent = _push(rate.recent, x)
+    mean = _typical(recent, rate.mean_log_spu + alpha * d)
     # Variance of the *prediction* error (d against the old mean), which is what a range needs.
     var = (1 - alpha) * rate.var_log_spu + alpha * d * d
-    return StageRate(rate.n + 1, mean, max(var, MIN_VAR), startup, within)
+    return StageRate(rate.n + 1, mean, max(var, MIN_VAR), startup, within, recent, startups, runs)
+
+
+def _median(v: list[float]) -> float:
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def _push(recent: tuple[_T, ...], x: _T) -> tuple[_T, ...]:
+    return (*recent, x)[-RECENT_RUNS:]
+
+
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _variance(v: list[float]) -> float:
+    m = _mean(v)
+    return sum((x - m) ** 2 for x in v) / len(v)
+
+
+def _typical(recent: tuple[float, ...], running_mean: float) -> float:
+    """Trimmed mean of the recent runs (the median of three or four); with fewer, or with
+    a state stored before runs were kept, the running mean."""
+    if len(recent) < 3:
+        return running_mean
+    v = sorted(recent)
+    if len(v) < 5:
+        return _median(v)
+    return sum(v[1:-1]) / (len(v) - 2)
 
 
 def _learn_within(

@@ -80,6 +80,7 @@ class Estimates:
                 run.seconds,
                 startup_seconds=run.startup_seconds,
                 half_seconds=run.half_seconds,
+                reference_units=run.reference_units,
             )
 
     def learn_overheads(

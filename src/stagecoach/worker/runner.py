@@ -265,10 +265,13 @@ class _Relay:
         # its first report (start-up cost) and the report that passed half (its pace).
         now = iso(self.runner.queue.ctx.clock())
         if "total" in changes and "done" in changes and changes["done"] == 0.0:
-            cur.update(started_at=now, first_at=None, half_at=None)
+            cur.update(started_at=now, first_at=None, first_done=None, half_at=None)
         if "done" in changes and changes["done"]:
             cur["progress_at"] = now
-            cur["first_at"] = cur.get("first_at") or now
+            if not cur.get("first_at"):
+                # With the units that first report covered: the start-up is what the first
+                # report took beyond their share of the stage's pace.
+                cur.update(first_at=now, first_done=changes["done"])
             total = changes.get("total", cur.get("total"))
             if total and changes["done"] >= total / 2 and not cur.get("half_at"):
                 cur["half_at"] = now
