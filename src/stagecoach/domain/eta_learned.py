@@ -33,9 +33,10 @@ from stagecoach.domain.rates import MIN_SPU, RateBook, StageRate, lookup
 
 SHARED_FRACTION = 0.5  # of a stage's run-to-run log variance, the share common to all stages
 STARTUP_SD = 0.5  # relative spread of a stage's start-up from run to run
-# Timings are blurred by about this much (progress is written about once a second, child
-# processes take time to start): a stage of a few seconds says little about the machine.
-TIMING_JITTER_SECONDS = 1.0
+# Timings are blurred by about this much: the relay stamps each report as it arrives (to the
+# millisecond), but a stage reports in chunks. 1 s, assumed first, made the first seconds of
+# a run count for nearly nothing; the real jobs of bench/eta fit best between 0.1 and 0.3 s.
+TIMING_JITTER_SECONDS = 0.1
 MIN_LEFT = 0.1  # an overdue stage still has at least this share of its expected rest to go
 
 
