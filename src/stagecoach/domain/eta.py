@@ -30,7 +30,7 @@ ESTIMATORS: tuple[EstimatorName, ...] = ("learned", "seed", "rate")
 
 Z_80 = 1.2816  # normal quantile: low..high holds ~80 % of outcomes
 SMOOTH_FRACTION = 0.05  # the shown finish follows a change over ~5 % of the time left ...
-SMOOTH_MIN_SECONDS = 2.0
+SMOOTH_MIN_SECONDS = 0.1  # (2 s held the finish of a sub-second job at its first guess)
 SMOOTH_MAX_SECONDS = 120.0  # ... but a real slowdown shows within a few minutes
 SEED_ACTUAL_WEIGHT = 0.7
 
