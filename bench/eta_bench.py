@@ -19,8 +19,8 @@ The table counts the jobs that ran after their pipeline had five finished jobs, 
 issue asks; the service learned from every job before, as it does in use.
 
 `BENCH_ETA_SEED` picks the order the jobs run in. `BENCH_ETA_SAVE=path` keeps the recorded
-documents; `BENCH_ETA_REPLAY=path` evaluates a
-recording again without running jobs, replaying the learned estimator offline at each
+documents. `BENCH_ETA_REPLAY=path[,path...]` evaluates recordings again without running
+jobs (each on its own, the tables pooled), replaying the learned estimator offline at each
 write the recording saw (``learned*``): a way to try a change to the estimator quickly.
 """
 
@@ -290,12 +290,23 @@ class Scores:
                 self.covered.setdefault(name, []).append(g.low <= finish <= g.high)
 
 
-def evaluate(recs: list[Recorded], replay: bool, shown: str = "learned") -> None:
-    """Print each job's errors (estimator ``shown``) and the tables."""
+@dataclass
+class Tally:
+    """Scores of one or more recordings: warm jobs, all jobs, warm jobs by pipeline."""
+
+    warm: Scores = field(default_factory=Scores)
+    everything: Scores = field(default_factory=Scores)
+    by_pipeline: dict[str, Scores] = field(default_factory=dict)
+
+
+def evaluate(
+    recs: list[Recorded], replay: bool, shown: str = "learned", tally: Tally | None = None
+) -> Tally:
+    """Score one recording (learning from nothing, as a new installation does), printing
+    each job's errors (estimator ``shown``); adds to ``tally`` when given."""
     rates: dict[RateKey, StageRate] = {}
     finished: dict[str, int] = {}
-    warm, everything = Scores(), Scores()
-    by_pipeline: dict[str, Scores] = {}
+    tally = tally or Tally()
     print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  {shown} error at 10/25/50/75/90 %")
     for rec in recs:
         if rec.final["status"] != "completed":
@@ -308,24 +319,29 @@ def evaluate(recs: list[Recorded], replay: bool, shown: str = "learned") -> None
         guesses = checkpoints(rec, rates, replay)
         for name, gs in guesses.items():
             if gs:
-                everything.add(name, gs, finish, duration)
+                tally.everything.add(name, gs, finish, duration)
                 if is_warm:
-                    warm.add(name, gs, finish, duration)
-                    by_pipeline.setdefault(rec.pipeline, Scores()).add(name, gs, finish, duration)
-        row = everything.errors[shown]
+                    tally.warm.add(name, gs, finish, duration)
+                    scores = tally.by_pipeline.setdefault(rec.pipeline, Scores())
+                    scores.add(name, gs, finish, duration)
+        errs = [e[-1] for e in tally.everything.errors[shown]]
         print(
             f"{rec.pipeline:<9} {rec.label:<13} {duration:>8.2f}  "
-            + " ".join(f"{row[i][-1] * 100:5.1f}%" for i in range(len(CHECKPOINTS)))
+            + " ".join(f"{e * 100:5.1f}%" for e in errs)
             + ("" if is_warm else "   (learning)"),
             flush=True,
         )
         learn(rates, rec)
         finished[rec.pipeline] = finished.get(rec.pipeline, 0) + 1
-    _table(f"after {WARM} finished jobs of the pipeline", warm)
-    _table("all jobs, including the first ones", everything)
-    for pipeline, scores in sorted(by_pipeline.items()):
+    return tally
+
+
+def report(tally: Tally) -> None:
+    _table(f"after {WARM} finished jobs of the pipeline", tally.warm)
+    _table("all jobs, including the first ones", tally.everything)
+    for pipeline, scores in sorted(tally.by_pipeline.items()):
         _table(f"{pipeline}, after {WARM} finished jobs", scores)
-    for name, cov in warm.covered.items():
+    for name, cov in tally.warm.covered.items():
         print(
             f"\n{name}: the range (eta_low..eta_high) held the real finish in "
             f"{100 * sum(cov) / len(cov):.0f} % of {len(cov)} checks (jobs after {WARM})"
@@ -348,9 +364,13 @@ def _save(path: str, recs: list[Recorded]) -> None:
 def main() -> None:
     replay_from = os.environ.get("BENCH_ETA_REPLAY")
     if replay_from:
-        recs = [Recorded(**r) for r in json.loads(Path(replay_from).read_text())]
-        print(f"replaying {len(recs)} recorded jobs from {replay_from}")
-        evaluate(recs, replay=True, shown="learned*")
+        # Several recordings (comma-separated) are scored each on its own, pooled.
+        tally = Tally()
+        for path in replay_from.split(","):
+            recs = [Recorded(**r) for r in json.loads(Path(path).read_text())]
+            print(f"\nreplaying {len(recs)} recorded jobs from {path}")
+            evaluate(recs, replay=True, shown="learned*", tally=tally)
+        report(tally)
         return
     recs = []
     with tempfile.TemporaryDirectory(prefix="sc-eta-") as tmp:
@@ -363,7 +383,7 @@ def main() -> None:
             if os.environ.get("BENCH_ETA_SAVE"):
                 _save(os.environ["BENCH_ETA_SAVE"], recs)
     print()
-    evaluate(recs, replay=True)
+    report(evaluate(recs, replay=True))
 
 
 if __name__ == "__main__":

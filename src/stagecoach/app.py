@@ -52,6 +52,7 @@ def create_app(
                 services.ctx,
                 services.storage,
                 pipelines if pipelines is not None else services.pipelines,
+                cleanups=[services.uploads.fail_abandoned],
             )
             worker.start()
         app.state.worker = worker

@@ -100,7 +100,13 @@ def worker(
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
     services = _services(settings)
-    w = Worker(services.ctx, services.storage, _pipelines(pipelines), concurrency=concurrency)
+    w = Worker(
+        services.ctx,
+        services.storage,
+        _pipelines(pipelines),
+        concurrency=concurrency,
+        cleanups=[services.uploads.fail_abandoned],
+    )
     if not w.pipelines:
         err.print("[yellow]warning:[/yellow] no pipelines installed; this worker claims nothing")
 
@@ -134,6 +140,9 @@ def cleanup(
     )
     for job_id in report.jobs:
         console.print(f"  {job_id}")
+    if not dry_run:
+        abandoned = services.uploads.fail_abandoned()
+        console.print(f"failed {abandoned} upload(s) abandoned mid-way by a stopped server")
 
 
 @users_app.command("create")

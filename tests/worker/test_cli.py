@@ -24,6 +24,7 @@ def test_cleanup_dry_run_and_real(wsettings, wservices, owner, make_job, monkeyp
     assert wservices.tracking.status(owner, job_id)["status"] == "cancelled"
     r = runner.invoke(app, ["cleanup"])
     assert r.exit_code == 0 and "expired 1 job(s)" in r.output
+    assert "failed 0 upload(s) abandoned" in r.output
     assert wservices.tracking.status(owner, job_id)["status"] == "expired"
 
 

@@ -214,3 +214,13 @@ def test_an_idle_worker_wakes_when_a_job_becomes_claimable(
     wservices.tracking.retry(owner, job_id)
     doc = wait_for(lambda: (d := ended(wservices, owner, job_id)) and d["attempts"] == 2 and d, 10)
     assert doc["status"] == "failed" and doc["attempts"] == 2
+
+
+def test_housekeeping_runs_the_extra_cleanups_with_the_retention_cleanup(
+    wservices, start_worker, monkeypatch
+):
+    # What `serve` and `stagecoach worker` pass: the uploads' check for abandoned uploads.
+    monkeypatch.setattr(wservices.ctx.settings, "cleanup_interval_seconds", 0.2)
+    calls: list[float] = []
+    start_worker(housekeeping_interval=0.1, cleanups=[lambda: calls.append(time.monotonic())])
+    assert wait_for(lambda: len(calls) >= 2, timeout=10)

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stagecoach.pipelines.base import Pipeline
@@ -67,8 +67,12 @@ class Worker:
         worker_id: str | None = None,
         poll_interval: float = 0.25,
         housekeeping_interval: float | None = None,
+        cleanups: Sequence[Callable[[], object]] = (),
     ) -> None:
+        """``cleanups``: more to run with the retention cleanup, every
+        ``cleanup_interval_seconds`` (the uploads' check for abandoned uploads)."""
         self.ctx = ctx
+        self.cleanups = list(cleanups)
         self.settings = ctx.settings
         self.clock = ctx.clock
         self.storage = storage
@@ -253,5 +257,7 @@ class Worker:
                 if time.monotonic() - last_cleanup >= self.settings.cleanup_interval_seconds:
                     last_cleanup = time.monotonic()
                     self.queue.cleanup()
+                    for task in self.cleanups:
+                        task()
             except Exception:
                 log.exception("housekeeping failed", extra={"worker_id": self.worker_id})
