@@ -82,6 +82,20 @@ def server(
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """`stagecoach serve` in a subprocess (pinned to `cpu`); yields its base URL."""
+    with server_process(url, data, cpu=cpu, worker=worker, extra_env=extra_env) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    url: str,
+    data: Path,
+    *,
+    cpu: int | None = 0,
+    worker: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As ``server``, yielding the process too (to watch its memory)."""
     port = free_port()
     cmd = [sys.executable, "-m", "stagecoach.cli", "serve", "--port", str(port)]
     if not worker:
@@ -110,7 +124,7 @@ def server(
                     time.sleep(0.2)
             else:
                 raise RuntimeError("server did not start in 60 s")
-            yield base
+            yield base, proc
         finally:
             proc.terminate()
             try:

@@ -17,11 +17,7 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -29,48 +25,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import ADMIN_PASSWORD, database, server
+
 PASSWORD = "bench-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int, database_url: str | None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "STAGECOACH_DATA_DIR": str(data_dir),
-        "STAGECOACH_ADMIN_PASSWORD": PASSWORD,
-        "STAGECOACH_LOG_FORMAT": "text",
-        "STAGECOACH_LOG_LEVEL": "WARNING",
-    }
-    if database_url:
-        env["STAGECOACH_DATABASE_URL"] = database_url
-    cmd = [
-        sys.executable,
-        "-c",
-        "from stagecoach.cli import main; main()",
-        "serve",
-        "--no-worker",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 class Client:
@@ -115,27 +72,18 @@ async def bench(
 ) -> dict:
     """``cross``: the PATCHes go to a second server process over the same database, as when
     a worker or another API process makes the change."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="sse-bench-") as tmp:
-        procs = [start_server(Path(tmp), port, database_url)]
-        writer = base
-        try:
-            if cross:
-                port2 = _free_port()
-                procs.append(start_server(Path(tmp), port2, database_url))
-                writer = f"http://127.0.0.1:{port2}"
-            result = await _measure(base, writer, port, clients, jobs, rounds)
-            result["writer"] = "another process" if cross else "the same process"
-            return result
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGINT)
-            for proc in procs:
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+    with contextlib.ExitStack() as stack:
+        if database_url:
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sse-bench-")))
+            url = database_url
+        else:
+            url, data = stack.enter_context(database("sqlite"))
+        base = stack.enter_context(server(url, data, cpu=None))
+        writer = stack.enter_context(server(url, data, cpu=None)) if cross else base
+        port = int(base.rsplit(":", 1)[1])
+        result = await _measure(base, writer, port, clients, jobs, rounds)
+        result["writer"] = "another process" if cross else "the same process"
+        return result
 
 
 async def _measure(
@@ -146,7 +94,9 @@ async def _measure(
         httpx.AsyncClient(base_url=writer, timeout=30) as writer_http,
     ):
         admin = (
-            await http.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+            await http.post(
+                "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+            )
         ).json()
         ah = {"Authorization": f"Bearer {admin['access_token']}"}
         name = f"bench{random.randrange(10**6)}"

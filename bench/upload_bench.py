@@ -9,13 +9,8 @@ holds no file in memory either. Figures are printed, never asserted.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import statistics
 import struct
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -24,11 +19,12 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import database, server_process, token
+
 MB = 10**6
 GiB = 2**30
 CHUNK = 1 << 20
 SIZES = [("1 MB", MB, 5), ("100 MB", 100 * MB, 3), ("1 GiB", GiB, 1)]
-PASSWORD = "bench-admin-password"
 
 
 def wav_header(data_bytes: int, rate: int = 16000) -> bytes:
@@ -63,12 +59,6 @@ def multipart_stream(size: int) -> tuple[Iterator[bytes], int, str]:
         yield tail
 
     return body(), len(head) + size + len(tail), f"multipart/form-data; boundary={boundary}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_status(pid: int, field: str) -> int:
@@ -106,51 +96,14 @@ class RssSampler:
         self._thread.join()
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "STAGECOACH_DATA_DIR": str(data_dir),
-        "STAGECOACH_ADMIN_PASSWORD": PASSWORD,
-        "STAGECOACH_LOG_FORMAT": "text",
-        "STAGECOACH_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from stagecoach.cli import main; main()",
-            "serve",
-            "--no-worker",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start in 60 s")
-
-
-def upload_once(client: httpx.Client, token: str, size: int) -> float:
+def upload_once(client: httpx.Client, bearer: str, size: int) -> float:
     body, length, ctype = multipart_stream(size)
     start = time.perf_counter()
     r = client.post(
         "/api/v1/upload",
         content=body,
         headers={
-            "Authorization": f"Bearer {token}",
+            "Authorization": f"Bearer {bearer}",
             "Content-Type": ctype,
             "Content-Length": str(length),
         },
@@ -162,43 +115,34 @@ def upload_once(client: httpx.Client, token: str, size: int) -> float:
 
 
 def main() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="stagecoach-bench-"))
-    port = free_port()
-    proc = start_server(data_dir, port)
     rows = []
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-            token = client.post(
-                "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}
-            ).json()["access_token"]
-            upload_once(client, token, MB)  # warm up
-            for label, size, runs in SIZES:
-                before = proc_status(proc.pid, "VmRSS")
-                cpu0 = cpu_seconds(proc.pid)
-                with RssSampler(proc.pid) as sampler:
-                    times = [upload_once(client, token, size) for _ in range(runs)]
-                cpu_per_gib = (cpu_seconds(proc.pid) - cpu0) / runs / (size / GiB)
-                best = min(times)
-                rows.append(
-                    (
-                        label,
-                        runs,
-                        statistics.median(times),
-                        size / best / MB,
-                        size / statistics.median(times) / MB,
-                        before,
-                        max(sampler.samples or [before]),
-                        cpu_per_gib,
-                    )
+    with (
+        database("sqlite") as (url, data),
+        server_process(url, data, cpu=None) as (base, proc),
+        httpx.Client(base_url=base, timeout=600) as client,
+    ):
+        bearer = token(base)
+        upload_once(client, bearer, MB)  # warm up
+        for label, size, runs in SIZES:
+            before = proc_status(proc.pid, "VmRSS")
+            cpu0 = cpu_seconds(proc.pid)
+            with RssSampler(proc.pid) as sampler:
+                times = [upload_once(client, bearer, size) for _ in range(runs)]
+            cpu_per_gib = (cpu_seconds(proc.pid) - cpu0) / runs / (size / GiB)
+            best = min(times)
+            rows.append(
+                (
+                    label,
+                    runs,
+                    statistics.median(times),
+                    size / best / MB,
+                    size / statistics.median(times) / MB,
+                    before,
+                    max(sampler.samples or [before]),
+                    cpu_per_gib,
                 )
-            hwm = proc_status(proc.pid, "VmHWM")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data_dir, ignore_errors=True)
+            )
+        hwm = proc_status(proc.pid, "VmHWM")
 
     print(
         f"upload throughput (server: stagecoach serve --no-worker, SQLite, {os.cpu_count()} "

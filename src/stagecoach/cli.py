@@ -1,4 +1,5 @@
-"""The `stagecoach` command: serve, worker, users, cleanup, status."""
+"""The `stagecoach` command: serve, worker, users, cleanup; and, over HTTP to a running
+server, login, upload and status (cli_remote)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from stagecoach import cli_remote
 from stagecoach.settings import Settings
 
 app = typer.Typer(help="stagecoach: track files through processing.", no_args_is_help=True)
@@ -175,6 +177,9 @@ def users_list() -> None:
     services = _services(Settings())
     for u in services.accounts.list_users():
         typer.echo(f"{u.username}\t{u.role}")  # tab-separated, for scripts
+
+
+cli_remote.register(app)
 
 
 def main() -> None:
