@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from stagecoach.web.views import status_label
 from tests.web.conftest import csrf_of
 
 HOSTILE = "<script>alert(1)</script>"
@@ -259,3 +262,26 @@ def test_dashboard_filters_by_status_and_case(
     cases = client.get("/cases").text
     assert cases.index("Beta") < cases.index("Alpha")  # newest first
     assert "/upload?case=Alpha" in cases
+
+
+def test_dashboard_counts_every_visible_job_by_status(
+    client, user_factory, sign_in, login, job_factory, services
+):
+    user, other = user_factory("analyst"), user_factory("analyst")
+    h = login(user.username)
+    ids = [job_factory(h)["job_id"] for _ in range(3)]
+    client.patch(f"/api/v1/jobs/{ids[0]}", headers=h, json={"status": "processing"})
+    job_factory(login(other.username))  # not theirs: not counted
+    assert services.tracking.status_counts(user) == {"pending": 2, "processing": 1}
+    sign_in(user.username)
+    html = client.get("/").text
+
+    def option(status: str) -> str:
+        found = re.search(rf'<option value="{status}"[^>]*>([^<]*)</option>', html)
+        assert found, status
+        return found.group(1)
+
+    assert "All (3)" in html
+    assert option("pending") == f"{status_label('pending')} (2)"
+    assert option("processing") == f"{status_label('processing')} (1)"
+    assert option("failed") == f"{status_label('failed')} (0)"

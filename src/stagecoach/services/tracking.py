@@ -181,6 +181,11 @@ class Tracking:
         with self.ctx.db.read() as conn:
             return self._visible(conn, viewer, job_id)
 
+    def status_counts(self, viewer: User) -> dict[str, int]:
+        """Jobs the viewer may see, by status: all of them, not a page of them."""
+        with self.ctx.db.read() as conn:
+            return store.status_counts(conn, viewer)
+
     def list_jobs(
         self,
         viewer: User,

@@ -96,6 +96,16 @@ def list_jobs(
     return [Job.from_row(r) for r in rows], int(total)
 
 
+def status_counts(conn: Connection, viewer: User) -> dict[str, int]:
+    """How many of the jobs the viewer may see are in each status (expired ones apart)."""
+    rows = conn.execute(
+        sa.select(jobs.c.status, sa.func.count())
+        .where(visible_owner_clause(viewer, jobs.c.owner_id), jobs.c.expired_at.is_(None))
+        .group_by(jobs.c.status)
+    )
+    return {str(status): int(n) for status, n in rows}
+
+
 def insert_artifact(conn: Connection, artifact: Artifact) -> None:
     values = {k: getattr(artifact, k) for k in (c.name for c in artifacts.columns)}
     values["status"] = str(artifact.status)

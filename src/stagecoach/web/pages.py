@@ -139,9 +139,9 @@ def dashboard(
     case = case or None
     feed_position = services.events.last_event_id()  # before reading, so nothing slips by
     jobs, total = services.tracking.list_jobs(user, status=status, case_name=case, limit=100)
-    all_jobs, _ = services.tracking.list_jobs(user, limit=500)
     case_names = sorted(c["case_name"] for c in services.cases.list_cases(user))
-    counts = {s: sum(1 for j in all_jobs if j["status"] == s) for s in STATUSES}
+    found = services.tracking.status_counts(user)
+    counts = {s: found.get(s, 0) for s in STATUSES}
     return render(
         request,
         "dashboard.html",
