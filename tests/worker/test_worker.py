@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.registry import Services
 from stagecoach.store import queue as queue_store
 from tests.worker.conftest import status_of, timeline_of, wait_for
 
@@ -224,3 +228,22 @@ def test_housekeeping_runs_the_extra_cleanups_with_the_retention_cleanup(
     calls: list[float] = []
     start_worker(housekeeping_interval=0.1, cleanups=[lambda: calls.append(time.monotonic())])
     assert wait_for(lambda: len(calls) >= 2, timeout=10)
+
+
+def test_on_postgresql_a_worker_is_woken_by_another_process(
+    wsettings, wservices, owner, make_job, start_worker
+):
+    if not wsettings.db_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite other processes poll")
+    job_id = make_job("permanent")
+    start_worker(poll_interval=60)
+    assert wait_for(lambda: ended(wservices, owner, job_id))["attempts"] == 1
+    time.sleep(0.3)  # the claim loop has found nothing more and sleeps
+    # Another process's services: its in-process signal cannot reach this worker.
+    elsewhere = Services(ServiceContext.from_settings(wsettings))
+    try:
+        elsewhere.tracking.retry(owner, job_id)
+    finally:
+        elsewhere.ctx.db.dispose()
+    doc = wait_for(lambda: (d := ended(wservices, owner, job_id)) and d["attempts"] == 2 and d, 10)
+    assert doc["status"] == "failed" and doc["attempts"] == 2

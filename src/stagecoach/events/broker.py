@@ -26,6 +26,7 @@ from stagecoach.domain.records import User
 from stagecoach.services.context import ServiceContext
 from stagecoach.store import events as feed
 from stagecoach.store import jobs as jobs_store
+from stagecoach.store.wakeups import listen_dsn
 
 log = logging.getLogger("stagecoach.events")
 
@@ -268,10 +269,8 @@ class EventBroker:
     async def _listen(self) -> None:
         """PostgreSQL: LISTEN on the jobs channel and wake the reader on each NOTIFY."""
         import psycopg
-        from sqlalchemy.engine import make_url
 
-        url = make_url(self.ctx.db.url).set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
+        dsn = listen_dsn(self.ctx.db.url)
         while not self._closing:
             try:
                 aconn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)

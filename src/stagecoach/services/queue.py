@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from stagecoach.settings import Settings
 from stagecoach.storage.base import Storage
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import queue as store
+from stagecoach.store import wakeups
 from stagecoach.store import workers as workers_store
 
 log = logging.getLogger("stagecoach.queue")
@@ -404,6 +406,17 @@ class Queue:
         )
         return end
 
+    # --- waking idle workers ------------------------------------------------------------
+    @property
+    def can_listen_for_work(self) -> bool:
+        """Whether other processes announce claimable jobs (PostgreSQL NOTIFY)."""
+        return self.ctx.db.engine.dialect.name == "postgresql"
+
+    def listen_for_work(self, stop: threading.Event) -> None:
+        """Until ``stop``: wake this process's idle workers (``ctx.work_ready``) whenever any
+        process announces a claimable job. Blocking: run it in a thread of its own."""
+        wakeups.listen(self.ctx.db.url, wakeups.WORK_CHANNEL, self.ctx.work_ready.notify, stop)
+
     def release(self, job_id: str, token: int, reason: str = "worker stopped, requeued") -> bool:
         """Give a job back on a clean shutdown: pending again, the interrupted attempt not
         counted against the job."""
@@ -428,6 +441,7 @@ class Queue:
                 store.save_job_fenced(conn, job, new, token)
                 jobs_store.append_history(conn, [h.evolve(kind="requeue") for h in outcome.history])
                 jobs_store.record_change(conn, new, now)
+                wakeups.announce_work(conn)  # another worker may take it at once
         except LeaseLost:
             return False
         log.info("job released", extra={"job_id": job_id, "reason": reason})

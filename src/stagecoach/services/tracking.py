@@ -27,6 +27,7 @@ from stagecoach.services.estimates import Estimates
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
 from stagecoach.store.fast_reads import FastReads
+from stagecoach.store.wakeups import announce_work
 
 log = logging.getLogger("stagecoach.tracking")
 
@@ -257,6 +258,7 @@ class Tracking:
 
     def _reset_failed_artifacts(self, conn: Connection, job: Job) -> None:
         # A retry reruns only what failed; completed artifacts keep their results.
+        announce_work(conn)
         for a in store.job_artifacts(conn, job.job_id):
             if a.status is not JobStatus.COMPLETED:
                 store.save_artifact(

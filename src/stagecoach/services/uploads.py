@@ -58,6 +58,7 @@ from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import uploads as uploads_store
+from stagecoach.store.wakeups import announce_work
 
 log = logging.getLogger("stagecoach.uploads")
 T = TypeVar("T")
@@ -463,6 +464,7 @@ class _Upload:
             now,
             message=f"upload complete: {len(self.files)} file(s), {total} bytes",
         )
+        announce_work(conn)
 
     # --- when it goes wrong ---------------------------------------------------------------------
     async def _remove_blobs(self) -> None:

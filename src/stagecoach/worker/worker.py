@@ -109,11 +109,14 @@ class Worker:
     def start(self) -> None:
         """Run in background threads (the embedded worker of `stagecoach serve`)."""
         self._register()
-        for target, name in (
+        loops = [
             (self._claim_loop, "claim"),
             (self._monitor, "monitor"),
             (self._housekeeping, "housekeeping"),
-        ):
+        ]
+        if self.queue.can_listen_for_work:
+            loops.append((self._listen_for_work, "listen"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=f"worker-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -194,6 +197,11 @@ class Worker:
             if self._stop.is_set():
                 runner.set_state("stopping")
             runner.thread.start()
+
+    def _listen_for_work(self) -> None:
+        """PostgreSQL: wake the claim loop when any process makes a job claimable (an
+        upload completes, a job is retried or given back), rather than at its next poll."""
+        self.queue.listen_for_work(self._stop)
 
     # --- stage processes -----------------------------------------------------------------
     def acquire_host(self) -> StageHost:
