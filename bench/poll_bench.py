@@ -186,6 +186,8 @@ def pollers_main() -> None:
 
 def main() -> None:
     kinds = ["sqlite"] + (["postgres"] if pg_available() else [])
+    if os.environ.get("BENCH_POLL_DB"):  # one of them only: sqlite or postgres
+        kinds = [k for k in kinds if k == os.environ["BENCH_POLL_DB"]]
     print(
         f"status poll, {JOBS} jobs, {DURATION} s per closed-loop run; server on core 0, "
         f"load on core 1"
