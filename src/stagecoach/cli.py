@@ -134,7 +134,7 @@ def cleanup(
     STAGECOACH_RETENTION_DAYS ago, keeping a summary so their status says 'expired'."""
     settings = Settings()
     services = _services(settings)
-    report = services.queue.cleanup(dry_run=dry_run)
+    report = services.housekeeping.cleanup(dry_run=dry_run)
     verb = "would expire" if dry_run else "expired"
     console.print(
         f"{verb} {len(report.jobs)} job(s): {report.results} result file(s), "

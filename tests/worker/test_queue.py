@@ -98,7 +98,7 @@ def test_a_stale_worker_cannot_write_after_its_job_was_requeued(
     job_id = new_job()
     stale = services.queue.claim("w1", STAGES)
     clock.advance(services.ctx.settings.lease_seconds + 1)
-    assert services.queue.requeue_expired() == [job_id]
+    assert services.housekeeping.requeue_expired() == [job_id]
     fresh = services.queue.claim("w2", STAGES)
     assert fresh.token == stale.token + 2  # requeue and claim each move the fence
     art = stale.artifacts[0]
@@ -127,7 +127,7 @@ def test_lost_worker_out_of_attempts_fails_with_internal_error(services, user, n
     for _ in range(3):
         assert services.queue.claim("w", STAGES) is not None
         clock.advance(services.ctx.settings.lease_seconds + 1)
-        services.queue.requeue_expired()
+        services.housekeeping.requeue_expired()
     doc = services.tracking.status(user, job_id)
     assert doc["status"] == "failed"
     assert doc["error"]["code"] == "worker_lost"
@@ -143,7 +143,7 @@ def test_renewed_lease_is_not_requeued(services, new_job, clock):
     for _ in range(5):
         clock.advance(services.ctx.settings.lease_seconds * 0.6)
         assert services.queue.check_leases("w", {job_id: c.token}, renew=True) == {job_id: "ok"}
-        assert services.queue.requeue_expired() == []
+        assert services.housekeeping.requeue_expired() == []
 
 
 def test_retryable_failure_waits_out_its_backoff(services, user, new_job, clock):
@@ -185,7 +185,7 @@ def test_stall_is_flagged_while_the_worker_lives_and_cleared_by_progress(
         clock.advance(step)
         waited += step
         services.queue.check_leases("w", {job_id: c.token}, renew=True)
-        services.queue.flag_stalls()
+        services.housekeeping.flag_stalls()
     doc = services.tracking.status(user, job_id)
     assert doc["stalled"] is True
     stall = [m for k, m in kinds(services, user, job_id) if k == "stall"]
@@ -215,10 +215,10 @@ def test_retention_expires_old_ended_jobs_only(services, user, new_job, clock, t
     complete(services, c, tmp_path)
     services.queue.claim("w", STAGES)  # the other stays processing
     clock.advance(31 * 86400)
-    dry = services.queue.cleanup(dry_run=True)
+    dry = services.housekeeping.cleanup(dry_run=True)
     assert dry.jobs == [old] and dry.results == 1 and dry.files == 1
     assert services.tracking.status(user, old)["status"] == "completed"
-    report = services.queue.cleanup()
+    report = services.housekeeping.cleanup()
     assert report.jobs == [old]
     doc = services.tracking.status(user, old)
     assert doc["status"] == "expired" and doc["finished_at"] is not None
@@ -226,4 +226,4 @@ def test_retention_expires_old_ended_jobs_only(services, user, new_job, clock, t
     assert services.results.list_results(user, old) == []
     assert not list((services.ctx.settings.files_dir / "results").rglob("*.txt"))
     assert services.tracking.status(user, active)["status"] == "processing"
-    assert services.queue.cleanup().jobs == []
+    assert services.housekeeping.cleanup().jobs == []

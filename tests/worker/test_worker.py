@@ -156,7 +156,7 @@ def test_stall_is_flagged_while_the_worker_lives_then_cancel_ends_it(
         assert doc["eta_text"].startswith("Stalled")
         stall = [e for e in timeline_of(wservices, owner, job_id) if e.kind == "stall"]
         assert len(stall) == 1 and "cancel and retry" in stall[0].message
-        assert wservices.queue.requeue_expired() == []  # alive: flagged, not requeued
+        assert wservices.housekeeping.requeue_expired() == []  # alive: flagged, not requeued
         wservices.tracking.cancel(owner, job_id)
         wait_for(lambda: not worker.runners, timeout=3)
         assert status_of(wservices, owner, job_id)["status"] == "cancelled"

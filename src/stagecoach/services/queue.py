@@ -3,8 +3,8 @@
 Every write a worker makes names its fencing token: inside one transaction the job is locked,
 its token compared, and the UPDATE itself says ``lease_token = <mine>``. A worker that was
 paused or cut off past its lease gets ``LeaseLost`` and must drop the job without writing
-anything (its results included). The scans (expired leases, stalls, retention) are run by
-every worker; each job is handled under its lock, so two scanners never double a change.
+anything (its results included). The scans every worker also runs (expired leases, stalls,
+retention) are in ``housekeeping``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import random
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from stagecoach.domain import queue_rules as rules
-from stagecoach.domain.errors import lost_worker_error
 from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.records import Artifact, HistoryEntry, Job
 from stagecoach.domain.status import JobStatus
@@ -67,13 +66,6 @@ class ResultFile:
     name: str
     path: Path
     mime: str = "application/octet-stream"
-
-
-@dataclass
-class CleanupReport:
-    jobs: list[str] = field(default_factory=list)
-    files: int = 0
-    results: int = 0
 
 
 class Queue:
@@ -388,7 +380,7 @@ class Queue:
                 history = [h.evolve(kind="retry") for h in outcome.history]
                 for a in arts:
                     if a.status is not JobStatus.COMPLETED:
-                        store.save_artifact_fenced(conn, a, _reset(a))
+                        store.save_artifact_fenced(conn, a, reset_artifact(a))
                 store.bump_counter(conn, RETRIES)
             if not store.save_job_fenced(conn, job, new, token):
                 raise LeaseLost(job_id, "lost")
@@ -437,7 +429,7 @@ class Queue:
                 )
                 for a in jobs_store.job_artifacts(conn, job_id):
                     if a.status is JobStatus.PROCESSING:
-                        store.save_artifact_fenced(conn, a, _reset(a))
+                        store.save_artifact_fenced(conn, a, reset_artifact(a))
                 store.save_job_fenced(conn, job, new, token)
                 jobs_store.append_history(conn, [h.evolve(kind="requeue") for h in outcome.history])
                 jobs_store.record_change(conn, new, now)
@@ -461,166 +453,13 @@ class Queue:
             jobs_store.record_change(conn, job, now)
         log.info("job cancelled, stage stopped", extra={"job_id": job_id})
 
-    # --- scans -------------------------------------------------------------------------
-    def requeue_expired(self) -> list[str]:
-        """Jobs whose worker stopped renewing its lease: back to pending (or failed when out
-        of attempts). Safe to run from every worker at once."""
-        now = self.ctx.clock()
-        with self.ctx.db.read() as conn:
-            ids = store.expired_lease_ids(conn, now)
-        done = []
-        for job_id in ids:
-            with self.ctx.db.write() as conn:
-                job = store.lock_job(conn, job_id)
-                if job is None or not rules.lease_expired(job, now):
-                    continue
-                out_of_attempts = job.attempts >= job.max_attempts
-                if out_of_attempts:
-                    err = lost_worker_error()
-                    report = Report(
-                        status=JobStatus.FAILED,
-                        error=err,
-                        history_message="worker lost; no attempts left, failed",
-                    )
-                else:
-                    report = Report(
-                        status=JobStatus.PENDING, history_message="worker lost, requeued"
-                    )
-                outcome = apply_report(job, report, now)
-                new = outcome.job.evolve(
-                    lease_token=job.lease_token + 1,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    message=None,
-                    run_after=None,
-                )
-                for a in jobs_store.job_artifacts(conn, job_id):
-                    if a.status is JobStatus.COMPLETED:
-                        continue
-                    if out_of_attempts:
-                        store.save_artifact_fenced(
-                            conn,
-                            a,
-                            a.evolve(
-                                status=JobStatus.FAILED,
-                                error=err.to_dict(),
-                                error_message=err.message,
-                            ),
-                        )
-                    elif a.status is JobStatus.PROCESSING:
-                        store.save_artifact_fenced(conn, a, _reset(a))
-                store.save_job_fenced(conn, job, new, job.lease_token)
-                jobs_store.append_history(
-                    conn,
-                    [
-                        h.evolve(kind="requeue" if not out_of_attempts else "lost")
-                        for h in outcome.history
-                    ],
-                )
-                store.bump_counter(conn, LEASE_EXPIRIES)
-                if out_of_attempts:
-                    store.bump_counter(conn, FAILED)
-                jobs_store.record_change(conn, new, now)
-            done.append(job_id)
-            log.warning(
-                "lease expired: %s",
-                "failed" if out_of_attempts else "requeued",
-                extra={"job_id": job_id, "worker_id": job.worker_id, "attempt": job.attempts},
-            )
-        return done
-
-    def flag_stalls(self) -> list[str]:
-        now = self.ctx.clock()
-        stall_after = self.settings.stall_after
-        with self.ctx.db.read() as conn:
-            ids = store.silent_job_ids(conn, now - timedelta(seconds=stall_after), now)
-        flagged = []
-        for job_id in ids:
-            with self.ctx.db.write() as conn:
-                job = store.lock_job(conn, job_id)
-                if job is None or job.stalled or not rules.is_stalled(job, now, stall_after):
-                    continue
-                assert job.last_progress_at is not None
-                quiet = (now - job.last_progress_at).total_seconds()
-                text = (
-                    f"no progress for {quiet:.0f} s in stage {job.current_stage or '?'} "
-                    f"while worker {job.worker_id} is alive; the stage may be stuck on this "
-                    "file: cancel and retry it, or look at that worker's log for this job id"
-                )
-                new = job.evolve(stalled=True, updated_at=now, version=job.version + 1)
-                jobs_store.save_job(conn, job, new)
-                jobs_store.append_history(
-                    conn,
-                    [
-                        HistoryEntry(
-                            job_id=job_id,
-                            at=now,
-                            kind="stall",
-                            status=str(job.status),
-                            stage=job.current_stage,
-                            attempt=job.attempts,
-                            message=text,
-                        )
-                    ],
-                )
-                store.bump_counter(conn, STALLS)
-                jobs_store.record_change(conn, new, now)
-            flagged.append(job_id)
-            log.warning(
-                "job stalled",
-                extra={"job_id": job_id, "worker_id": job.worker_id, "stage": job.current_stage},
-            )
-        return flagged
-
-    def cleanup(self, *, dry_run: bool = False) -> CleanupReport:
-        """Retention: ended jobs older than ``retention_days`` keep a summary row only."""
-        now = self.ctx.clock()
-        cutoff = now - timedelta(days=self.settings.retention_days)
-        report = CleanupReport()
-        while True:
-            with self.ctx.db.read() as conn:
-                batch = [j for j in store.ended_before(conn, cutoff) if j.job_id not in report.jobs]
-                if dry_run:
-                    for j in batch:
-                        report.jobs.append(j.job_id)
-                        report.results += len(store.job_result_paths(conn, j.job_id))
-                        report.files += len(store.files_only_in(conn, j.job_id))
-            if dry_run or not batch:
-                break
-            for j in batch:
-                blobs: list[str] = []
-                with self.ctx.db.write() as conn:
-                    job = store.lock_job(conn, j.job_id)
-                    if (
-                        job is None
-                        or job.expired_at is not None
-                        or job.finished_at is None
-                        or job.finished_at >= cutoff
-                    ):
-                        continue
-                    paths = store.job_result_paths(conn, job.job_id)
-                    files = store.files_only_in(conn, job.job_id)
-                    store.expire_job(conn, job.job_id, now, [f["file_id"] for f in files])
-                    jobs_store.record_change(conn, job, now)
-                    blobs = paths + [f["stored_path"] for f in files if f["stored_path"]]
-                for key in blobs:  # after commit: a crash here leaves orphans, never holes
-                    self.storage.delete(key)
-                report.jobs.append(j.job_id)
-                report.results += len(paths)
-                report.files += len(files)
-                log.info("job expired", extra={"job_id": j.job_id, "blobs": len(blobs)})
-        if not dry_run:
-            with self.ctx.db.write() as conn:
-                store.prune_change_feed(conn, now - timedelta(days=1))
-                workers_store.prune_workers(conn, now - timedelta(days=1))
-        return report
-
     def counters(self) -> dict[str, int]:
         with self.ctx.db.read() as conn:
             return store.counters(conn)
 
 
-def _reset(a: Artifact) -> Artifact:
+def reset_artifact(a: Artifact) -> Artifact:
+    """An artifact made ready to run again: pending, nothing done."""
     return a.evolve(
         status=JobStatus.PENDING,
         current_stage=None,

@@ -12,6 +12,7 @@ from stagecoach.services.cases import Cases
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
 from stagecoach.services.files import Files
+from stagecoach.services.housekeeping import Housekeeping
 from stagecoach.services.metrics import Metrics
 from stagecoach.services.queue import Queue
 from stagecoach.services.results import Results
@@ -63,6 +64,10 @@ class Services:
     @cached_property
     def queue(self) -> Queue:
         return Queue(self.ctx, self.storage, self.estimates)
+
+    @cached_property
+    def housekeeping(self) -> Housekeeping:
+        return Housekeeping(self.ctx, self.storage)
 
     @cached_property
     def results(self) -> Results:

@@ -25,6 +25,7 @@ from typing import Any
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
+from stagecoach.services.housekeeping import Housekeeping
 from stagecoach.services.queue import Queue
 from stagecoach.storage.base import Storage
 from stagecoach.worker.child import StageHost
@@ -84,6 +85,7 @@ class Worker:
         self.housekeeping_interval = housekeeping_interval or max(0.5, min(lease / 2, 10.0))
         # Estimates over the pipelines this worker runs (plugins and test pipelines included).
         self.queue = Queue(ctx, storage, Estimates(ctx, self.pipelines))
+        self.housekeeping = Housekeeping(ctx, storage)
         # Imported once by the forkserver, so a stage process starts in milliseconds: the
         # stage modules, and what a re-import of the main module (the CLI) would pull in.
         modules = [
@@ -260,11 +262,11 @@ class Worker:
         last_cleanup = time.monotonic()
         while not self._stop.wait(self.housekeeping_interval):
             try:
-                self.queue.requeue_expired()
-                self.queue.flag_stalls()
+                self.housekeeping.requeue_expired()
+                self.housekeeping.flag_stalls()
                 if time.monotonic() - last_cleanup >= self.settings.cleanup_interval_seconds:
                     last_cleanup = time.monotonic()
-                    self.queue.cleanup()
+                    self.housekeeping.cleanup()
                     for task in self.cleanups:
                         task()
             except Exception:
