@@ -148,6 +148,9 @@ class Worker:
                 return
             self._shut = True
             runners = list(self.runners.values())
+        # An idle claim loop waits on the work signal: wake it to see the stop. (Not from
+        # request_stop, which a signal handler calls: it must not take the signal's lock.)
+        self.ctx.work_ready.notify()
         for r in runners:
             r.set_state("stopping")
         deadline = time.monotonic() + timeout
