@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,14 @@ import httpx
 from bench.common import database, pct, server, token
 from stagecoach.domain.eta import Estimate, Shown, estimate
 from stagecoach.domain.progress import (
-    JOB_UNIT,
     JobPlan,
     artifact_plan,
     finished_stage_runs,
-    job_overheads,
+    job_overhead_runs,
+    learn_run,
     parse_time,
 )
-from stagecoach.domain.rates import RateKey, StageRate, lookup, update
+from stagecoach.domain.rates import RateKey, StageRate, lookup
 from stagecoach.pipelines.registry import builtin_pipelines
 from stagecoach.services.estimates import stage_options
 from stagecoach.settings import Settings
@@ -154,11 +155,17 @@ def record(todo: list[tuple[str, Path, str]]) -> Iterator[Recorded]:
 # --- evaluating -------------------------------------------------------------------------
 
 
+@cache
+def _pipeline(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """A pipeline's engine and (stage, unit)s: looked up once, not at every document."""
+    pipeline = builtin_pipelines()[name]
+    engine = pipeline.engine(stage_options(Settings())) if pipeline.engine else ""
+    return engine, [(s.name, s.unit) for s in pipeline.stages]
+
+
 def plan_of(rec: Recorded, doc: dict[str, Any]) -> JobPlan:
     """The plan the service had when it wrote ``doc``, rebuilt from the document."""
-    pipeline = builtin_pipelines()[rec.pipeline]
-    engine = pipeline.engine(stage_options(Settings())) if pipeline.engine else ""
-    stages = [(s.name, s.unit) for s in pipeline.stages]
+    engine, stages = _pipeline(rec.pipeline)
     return JobPlan(
         tuple(
             artifact_plan(
@@ -181,28 +188,14 @@ def learn(rates: dict[RateKey, StageRate], rec: Recorded) -> None:
     final = rec.final
     plan = plan_of(rec, final)
     for a_doc, a in zip(final["artifacts"], plan.artifacts, strict=True):
-        for run in finished_stage_runs(a_doc["stage_units"] or {}, a_doc["processing_stages"]):
-            key = RateKey(rec.pipeline, run.stage, a.engine)
+        units, seconds = a_doc["stage_units"] or {}, a_doc["processing_stages"] or {}
+        runs = finished_stage_runs(units, seconds)
+        if len(final["artifacts"]) == 1:  # as the service: one-file jobs only
+            started, ended = parse_time(final["started_at"]), parse_time(final["finished_at"])
+            runs += job_overhead_runs(started, ended, units, seconds)
+        for run in runs:
             rate = lookup(rates, rec.pipeline, run.stage, a.engine, run.unit, PRIOR_FACTOR)
-            rates[key] = update(
-                rate,
-                run.units,
-                run.seconds,
-                startup_seconds=run.startup_seconds,
-                half_seconds=run.half_seconds,
-                reference_units=run.reference_units,
-            )
-    if len(final["artifacts"]) == 1:
-        a_doc, engine = final["artifacts"][0], plan.artifacts[0].engine
-        seen = job_overheads(
-            parse_time(final["started_at"]),
-            parse_time(final["finished_at"]),
-            a_doc["stage_units"] or {},
-            a_doc["processing_stages"] or {},
-        )
-        for name, seconds in (seen or {}).items():
-            rate = lookup(rates, rec.pipeline, name, engine, JOB_UNIT, PRIOR_FACTOR)
-            rates[RateKey(rec.pipeline, name, engine)] = update(rate, 1.0, max(seconds, 1e-3))
+            rates[RateKey(rec.pipeline, run.stage, a.engine)] = learn_run(rate, run)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from stagecoach.domain.rates import RateBook, StageRate, lookup
+from stagecoach.domain.rates import RateBook, StageRate, lookup, update
 
 UNFINISHED_CAP = 99.0  # "100 %" means done; a stage at its last unit is not done yet
 
@@ -240,6 +240,29 @@ def job_overheads(
     lead = (first - started_at).total_seconds()
     tail = (finished_at - first).total_seconds() - sum(processing_stages.values())
     return {JOB_START: max(lead, 0.0), JOB_FINISH: max(tail, 0.0)}
+
+
+def job_overhead_runs(
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    stage_units: Mapping[str, Mapping[str, Any]],
+    processing_stages: Mapping[str, float],
+) -> list[StageRun]:
+    """``job_overheads`` as runs of the pseudo-stages (one unit each), learned as stages are."""
+    seen = job_overheads(started_at, finished_at, stage_units, processing_stages) or {}
+    return [StageRun(name, JOB_UNIT, 1.0, max(seconds, 1e-3)) for name, seconds in seen.items()]
+
+
+def learn_run(rate: StageRate, run: StageRun) -> StageRate:
+    """The rate with one more finished run of its stage folded in."""
+    return update(
+        rate,
+        run.units,
+        run.seconds,
+        startup_seconds=run.startup_seconds,
+        half_seconds=run.half_seconds,
+        reference_units=run.reference_units,
+    )
 
 
 def stage_rate(

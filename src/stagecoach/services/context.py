@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import Connection
+
 from stagecoach.settings import Settings
-from stagecoach.store.db import Database
+from stagecoach.store import wakeups
+from stagecoach.store.db import Database, after_commit
 
 Clock = Callable[[], datetime]
 
@@ -50,6 +53,12 @@ class ServiceContext:
     db: Database
     clock: Clock = field(default=utcnow)
     work_ready: WorkSignal = field(default_factory=WorkSignal)
+
+    def announce_work(self, conn: Connection) -> None:
+        """A job became claimable in this transaction: once it commits, wake idle workers,
+        in this process and (PostgreSQL NOTIFY) in others."""
+        wakeups.announce_work(conn)
+        after_commit(conn, self.work_ready.notify)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> ServiceContext:

@@ -15,17 +15,18 @@ from sqlalchemy.engine import Connection
 
 from stagecoach.domain.eta import QueueState, Shown, estimate
 from stagecoach.domain.progress import (
-    JOB_UNIT,
     ArtifactPlan,
     JobPlan,
     StagePlan,
+    StageRun,
     artifact_plan,
     artifact_progress,
     finished_stage_runs,
-    job_overheads,
+    job_overhead_runs,
+    learn_run,
     monotonic,
 )
-from stagecoach.domain.rates import RateKey, StageRate, lookup, update
+from stagecoach.domain.rates import RateKey, StageRate, lookup
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import Pipeline
@@ -70,18 +71,7 @@ class Estimates:
             return
         engine = self.engine(job.pipeline or "")
         for run in finished_stage_runs(new.stage_units, new.processing_stages, old.stage_units):
-            self.learn(
-                conn,
-                job.pipeline or "",
-                run.stage,
-                engine,
-                run.unit,
-                run.units,
-                run.seconds,
-                startup_seconds=run.startup_seconds,
-                half_seconds=run.half_seconds,
-                reference_units=run.reference_units,
-            )
+            self.learn(conn, job.pipeline or "", engine, run)
 
     def learn_overheads(
         self, conn: Connection, job: Job, artifacts: list[Artifact], finished_at: datetime
@@ -91,10 +81,11 @@ class Estimates:
         if job.pipeline not in self.pipelines or len(artifacts) != 1:
             return
         a = artifacts[0]
-        seen = job_overheads(job.started_at, finished_at, a.stage_units, a.processing_stages)
         engine = self.engine(job.pipeline or "")
-        for name, seconds in (seen or {}).items():
-            self.learn(conn, job.pipeline or "", name, engine, JOB_UNIT, 1.0, max(seconds, 1e-3))
+        for run in job_overhead_runs(
+            job.started_at, finished_at, a.stage_units, a.processing_stages
+        ):
+            self.learn(conn, job.pipeline or "", engine, run)
 
     def artifact_progress(self, conn: Connection, job: Job, artifact: Artifact) -> float:
         """An artifact's progress, its stages weighted by what they are expected to cost."""
@@ -106,27 +97,17 @@ class Estimates:
         )
 
     # --- learning ------------------------------------------------------------------------
-    def learn(
-        self,
-        conn: Connection,
-        pipeline: str,
-        stage: str,
-        engine: str,
-        unit: str,
-        units: float,
-        seconds: float,
-        **timings: float | None,
-    ) -> StageRate:
+    def learn(self, conn: Connection, pipeline: str, engine: str, run: StageRun) -> StageRate:
         """Fold one finished stage run into its learned rate (in the caller's transaction)."""
         prior_factor = self.ctx.settings.transcription_prior_factor
-        row = store.get_rate(conn, pipeline, stage, engine, for_update=True)
+        row = store.get_rate(conn, pipeline, run.stage, engine, for_update=True)
         rate = (
             StageRate.from_dict(row)
             if row
-            else lookup({}, pipeline, stage, engine, unit, prior_factor)
+            else lookup({}, pipeline, run.stage, engine, run.unit, prior_factor)
         )
-        new = update(rate, units, seconds, **timings)
-        store.put_rate(conn, pipeline, stage, engine, new.to_dict(), self.ctx.clock())
+        new = learn_run(rate, run)
+        store.put_rate(conn, pipeline, run.stage, engine, new.to_dict(), self.ctx.clock())
         return new
 
     def rates(self, conn: Connection) -> dict[RateKey, StageRate]:

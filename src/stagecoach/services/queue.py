@@ -433,7 +433,7 @@ class Queue:
                 store.save_job_fenced(conn, job, new, token)
                 jobs_store.append_history(conn, [h.evolve(kind="requeue") for h in outcome.history])
                 jobs_store.record_change(conn, new, now)
-                wakeups.announce_work(conn)  # another worker may take it at once
+                self.ctx.announce_work(conn)  # another worker may take it at once
         except LeaseLost:
             return False
         log.info("job released", extra={"job_id": job_id, "reason": reason})

@@ -27,7 +27,6 @@ from stagecoach.services.estimates import Estimates
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
 from stagecoach.store.fast_reads import FastReads
-from stagecoach.store.wakeups import announce_work
 
 log = logging.getLogger("stagecoach.tracking")
 
@@ -252,13 +251,12 @@ class Tracking:
             return Report(status=JobStatus.PENDING, history_message="retry requested by user")
 
         outcome = self._change(viewer, job_id, build, on_retry=self._reset_failed_artifacts)
-        self.ctx.work_ready.notify()
         with self.ctx.db.read() as conn:
             return self._document(conn, outcome.job)
 
     def _reset_failed_artifacts(self, conn: Connection, job: Job) -> None:
         # A retry reruns only what failed; completed artifacts keep their results.
-        announce_work(conn)
+        self.ctx.announce_work(conn)
         for a in store.job_artifacts(conn, job.job_id):
             if a.status is not JobStatus.COMPLETED:
                 store.save_artifact(

@@ -58,7 +58,6 @@ from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import uploads as uploads_store
-from stagecoach.store.wakeups import announce_work
 
 log = logging.getLogger("stagecoach.uploads")
 T = TypeVar("T")
@@ -397,7 +396,6 @@ class _Upload:
         job_id = self.job_id
         assert job_id is not None
         await self._db(self._complete)
-        self.u.ctx.work_ready.notify()
         log.info(
             "upload stored",
             extra={
@@ -464,7 +462,7 @@ class _Upload:
             now,
             message=f"upload complete: {len(self.files)} file(s), {total} bytes",
         )
-        announce_work(conn)
+        self.u.ctx.announce_work(conn)
 
     # --- when it goes wrong ---------------------------------------------------------------------
     async def _remove_blobs(self) -> None:

@@ -57,6 +57,15 @@ def _sqlite_pragmas(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_AFTER_COMMIT = "stagecoach_after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the ``Database.write`` transaction of ``conn`` has committed:
+    for telling this process what other readers can now see."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 class Database:
     """One engine and the two kinds of transaction the services use."""
 
@@ -86,11 +95,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its start on SQLite; all or nothing."""
+        """A transaction that holds the write lock from its start on SQLite; all or nothing.
+        What ``after_commit`` registered runs once it has committed (never if it rolls back)."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(write=True)
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop(_AFTER_COMMIT, None)
+                raise
+            for callback in conn.info.pop(_AFTER_COMMIT, ()):
+                callback()
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
