@@ -77,3 +77,21 @@ def job_row(services: Services, job_id: str) -> dict[str, Any]:
 def file_rows(services: Services) -> list[dict[str, Any]]:
     with services.ctx.db.read() as conn:
         return [dict(r) for r in conn.execute(sa.select(files)).mappings()]
+
+
+def run_files(services: Services, job_id: str, fail: set[str] | None = None) -> None:
+    """Play a worker for ``job_id``, in this process: claim each of its files through the
+    queue and end it, completed (with no stages run) or failed permanently when its name is
+    in ``fail``. The same service calls a real worker makes."""
+    from stagecoach.domain.errors import ErrorCategory, JobError
+
+    names = {name: p.stage_names for name, p in services.pipelines.items()}
+    while True:
+        claim = services.queue.claim("test-worker", names)
+        if claim is None:
+            return
+        assert claim.job.job_id == job_id, "another job's file was claimed"
+        error = None
+        if fail and claim.artifact.filename in fail:
+            error = JobError("bad_input", ErrorCategory.INPUT, False, "could not be read", "fix it")
+        services.queue.finish_artifact(job_id, claim.token, claim.artifact, error=error)

@@ -70,12 +70,12 @@ class Settings(BaseSettings):
 
     # --- worker and queue --------------------------------------------------------------
     worker_concurrency: int = Field(
-        2, description="Jobs a worker (embedded or `stagecoach worker`) runs at once."
+        2, description="Files a worker (embedded or `stagecoach worker`) processes at once; the files of one job run side by side."
     )
     lease_seconds: float = Field(
-        30, description="How long a claimed job stays a worker's without a heartbeat."
+        30, description="How long a claimed file stays a worker's without a heartbeat."
     )
-    max_attempts: int = Field(3, description="Attempts a job gets before it fails for good.")
+    max_attempts: int = Field(3, description="Attempts each file gets before it fails for good.")
     retry_backoff_seconds: float = Field(
         2.0, description="Base of the exponential backoff between automatic retries."
     )

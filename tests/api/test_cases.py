@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.samples import pdf_bytes
-from tests.uploads_helpers import upload
+from tests.uploads_helpers import run_files, upload
 
 
 def test_cases_are_seen_like_jobs(client, user_factory, login):
@@ -43,17 +43,9 @@ def test_cases_are_seen_like_jobs(client, user_factory, login):
 def test_case_names_with_slashes_and_completed_jobs(client, analyst, services):
     user, h = analyst
     doc = upload(client, h, [("a.pdf", pdf_bytes(1))], case_name="2026/Q1 audit").json()
-    services.tracking.report(user, doc["job_id"], _report("processing"))
-    services.tracking.report(user, doc["job_id"], _report("completed"))
+    run_files(services, doc["job_id"])
     r = client.get("/api/v1/cases/2026/Q1 audit/jobs", headers=h)
     assert r.status_code == 200
     (job,) = r.json()["jobs"]
     assert job["status"] == "completed" and job["completed_at"].endswith("Z")
     assert client.get("/api/v1/cases", headers=h).json()["cases"][0]["case_name"] == "2026/Q1 audit"
-
-
-def _report(status: str):  # type: ignore[no-untyped-def]
-    from stagecoach.domain.job_update import Report
-    from stagecoach.domain.status import JobStatus
-
-    return Report(status=JobStatus(status))

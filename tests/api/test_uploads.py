@@ -22,10 +22,18 @@ def test_multi_file_upload_with_a_case(client, analyst, services):
     assert r.headers["location"] == doc["links"]["status"] == f"/api/v1/jobs/{doc['job_id']}/status"
     assert doc["status"] == "pending" and doc["current_stage"] == "Uploading"
     assert doc["case_name"] == "Operation Phoenix"
-    assert doc["pipeline"] == "audio"  # one file of each kind: the first one's decides
-    assert doc["stages"] == ["Uploading", "Decoding", "Transcribing", "Analyzing"]
-    assert doc["unit"] == "audio_seconds" and doc["duration_total"] == 2.5
+    # each file goes through the pipeline of its own kind; the job has several
+    assert doc["pipeline"] is None
     arts = doc["artifacts"]
+    assert [a["pipeline"] for a in arts] == ["audio", "document", "dataset"]
+    assert arts[0]["stages"] == ["Decoding", "Transcribing", "Analyzing"]
+    assert doc["stages"][:4] == ["Uploading", "Decoding", "Transcribing", "Analyzing"]
+    assert set(arts[1]["stages"]) <= set(doc["stages"]) and set(arts[2]["stages"]) <= set(
+        doc["stages"]
+    )
+    # the job's unit is its first file's; its total counts the files measured in it
+    assert doc["unit"] == "audio_seconds" and doc["duration_total"] == 2.5
+    assert doc["files_total"] == 3 and doc["files_done"] == 0 and doc["outcome"] is None
     assert [a["filename"] for a in arts] == ["interview.wav", "report.pdf", "table.csv"]
     assert [a["file_type"] for a in arts] == ["audio", "document", "dataset"]
     assert all(a["status"] == "pending" for a in arts)

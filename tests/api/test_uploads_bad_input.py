@@ -17,7 +17,6 @@ from tests.uploads_helpers import (
     assert_nothing_left,
     blobs,
     file_rows,
-    job_row,
     multipart,
     row_counts,
     upload,
@@ -197,7 +196,8 @@ def test_disk_full_is_507_and_the_job_fails(client, analyst, services, monkeypat
     assert job["status"] == "failed"
     assert job["error"]["code"] == "storage_full" and job["error"]["retryable"] is False
     assert "disk space" in job["error"]["message"]
-    assert job_row(services, job["job_id"])["claimable"] is False
+    # nothing of it can be claimed: its file failed with the job
+    assert [a["status"] for a in job["artifacts"]] == ["failed"]
 
 
 def test_accepted_formats_are_a_setting(make_settings, services, user_factory):

@@ -6,24 +6,10 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from stagecoach.domain import queue_rules as rules
-from stagecoach.domain.records import Artifact, Job
+from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def job(**kw):
-    base = dict(
-        job_id="j",
-        owner_id="o",
-        status=JobStatus.PROCESSING,
-        created_at=NOW,
-        updated_at=NOW,
-        attempts=1,
-        max_attempts=3,
-    )
-    base.update(kw)
-    return Job(**base)
 
 
 def art(status, error=None, **kw):
@@ -59,29 +45,28 @@ def test_backoff_grows_exponentially_with_jitter_inside_bounds():
     assert rules.backoff_seconds(50, 2.0, rng=rng) <= rules.MAX_BACKOFF_SECONDS
 
 
-def test_attempt_end_completed_failed_or_retried():
-    assert (
-        rules.attempt_end(job(), [art(JobStatus.COMPLETED)], backoff_base=1).status
-        is JobStatus.COMPLETED
-    )
-    end = rules.attempt_end(
-        job(), [art(JobStatus.COMPLETED), art(JobStatus.FAILED, PERM)], backoff_base=1
-    )
+def test_artifact_end_fails_or_retries_by_error_and_attempts():
+    end = rules.artifact_end(art(JobStatus.PROCESSING, attempts=1), _err(PERM), backoff_base=1)
     assert end.status is JobStatus.FAILED and end.error.code == "bad"
-    end = rules.attempt_end(job(), [art(JobStatus.FAILED, TRANS)], backoff_base=1)
+    end = rules.artifact_end(art(JobStatus.PROCESSING, attempts=1), _err(TRANS), backoff_base=1)
     assert end.status is JobStatus.PENDING and end.retry_in is not None
-    end = rules.attempt_end(job(attempts=3), [art(JobStatus.FAILED, TRANS)], backoff_base=1)
+    end = rules.artifact_end(
+        art(JobStatus.PROCESSING, attempts=3, max_attempts=3), _err(TRANS), backoff_base=1
+    )
     assert end.status is JobStatus.FAILED and not end.error.retryable
     assert "after 3 attempts" in end.error.message
-    # a permanent error wins over a retryable one
-    end = rules.attempt_end(
-        job(), [art(JobStatus.FAILED, TRANS), art(JobStatus.FAILED, PERM)], backoff_base=1
-    )
-    assert end.status is JobStatus.FAILED
+
+
+def _err(d):
+    from stagecoach.domain.errors import JobError
+
+    return JobError.from_dict(d)
 
 
 def test_lease_and_stall_decisions():
-    live = job(lease_expires_at=NOW + timedelta(seconds=5), last_progress_at=NOW)
+    live = art(
+        JobStatus.PROCESSING, lease_expires_at=NOW + timedelta(seconds=5), last_progress_at=NOW
+    )
     assert not rules.lease_expired(live, NOW)
     assert rules.lease_expired(live, NOW + timedelta(seconds=6))
     assert not rules.is_stalled(live, NOW + timedelta(seconds=4), 300)
@@ -89,6 +74,18 @@ def test_lease_and_stall_decisions():
     assert rules.is_stalled(alive_quiet, NOW + timedelta(seconds=301), 300)
     # a dead worker is requeued, not called stalled
     assert not rules.is_stalled(live, NOW + timedelta(seconds=301), 300)
+
+
+def test_queue_wait_counts_free_slots_and_the_work_ahead():
+    # a free slot and nothing ahead: no wait, however long the running file is
+    assert rules.queue_wait([600.0], [], slots=2) == 0.0
+    # one slot busy for 600 s: wait for it
+    assert rules.queue_wait([600.0], [], slots=1) == 600.0
+    # two slots, one free: the file ahead takes the free one, this one waits for the first
+    # slot to come free again (the 100 s file ahead finishes before the 600 s running one)
+    assert rules.queue_wait([600.0], [100.0], slots=2) == 100.0
+    assert rules.queue_wait([600.0], [100.0, 50.0], slots=2) == 150.0
+    assert rules.queue_wait([], [10.0, 10.0, 10.0], slots=3) == 10.0
 
 
 def test_progress_is_mean_of_stage_fractions_then_of_artifacts():
@@ -99,8 +96,6 @@ def test_progress_is_mean_of_stage_fractions_then_of_artifacts():
     assert rules.artifact_progress(["A", "B"], units) == 25.0
     units["B"]["finished"] = True
     assert rules.artifact_progress(["A", "B"], units) == 75.0
-    arts = [art(JobStatus.COMPLETED), art(JobStatus.PROCESSING, progress=50.0)]
-    assert rules.job_progress(arts) == 75.0
     done = art(
         JobStatus.PROCESSING,
         stage_units={"A": {"unit": "bytes", "done": 10, "total": 9, "finished": True}},

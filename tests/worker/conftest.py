@@ -120,6 +120,14 @@ def job_row(services: Services, job_id: str):  # type: ignore[no-untyped-def]
         return store.get_job(conn, job_id)
 
 
+def file_of(services: Services, job_id: str):  # type: ignore[no-untyped-def]
+    """The job's (first) file, as stored: its lease, token and attempts."""
+    from stagecoach.store import jobs as store
+
+    with services.ctx.db.read() as conn:
+        return store.job_artifacts(conn, job_id)[0]
+
+
 def status_of(services: Services, owner: User, job_id: str) -> dict[str, Any]:
     return services.tracking.status(owner, job_id)
 

@@ -41,7 +41,12 @@ class Proc:
         self.log = log
         self._out = log.open("ab")
         self.p = subprocess.Popen(
-            [str(STAGECOACH), *args], env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT
+            [str(STAGECOACH), *args],
+            env=env,
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as under systemd or docker
         )
 
     @property
@@ -51,6 +56,12 @@ class Proc:
     def signal(self, sig: int) -> None:
         if self.p.poll() is None:
             os.kill(self.p.pid, sig)
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the whole process group (the server, its stage hosts, the forkserver), as
+        systemd and ``docker stop`` do."""
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, sig)
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from stagecoach.store.tables import job_history, jobs, results
-from tests.worker.conftest import job_row, wait_for
+from tests.worker.conftest import file_of, job_row, wait_for
 from tests.worker.procs import free_port, start_server, start_worker
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,8 @@ def test_sigkill_mid_stage_another_worker_finishes(
     a = start_worker(wsettings, tmp_path / "a.log", **SLOW)
     b = None
     try:
-        first = wait_for(lambda: progressing(wservices, job_id))
+        wait_for(lambda: progressing(wservices, job_id))
+        first = file_of(wservices, job_id)
         a.kill()
         b = start_worker(wsettings, tmp_path / "b.log", **SLOW)
         done = wait_for(
@@ -74,12 +75,15 @@ def test_sigkill_mid_stage_another_worker_finishes(
         if b:
             b.stop()
     assert done.attempts == 2
-    assert done.worker_id is None and done.lease_token > first.lease_token
+    last = file_of(wservices, job_id)
+    assert last.worker_id is None and last.lease_token > first.lease_token
     rows = results_of(wservices, job_id)
     assert [r["name"] for r in rows] == ["long.sha256"]  # written once
-    assert rows[0]["lease_token"] == done.lease_token
+    assert rows[0]["lease_token"] == last.lease_token
     hist = entries(wservices, job_id)
-    assert [h["message"] for h in hist if h["kind"] == "requeue"] == ["worker lost, requeued"]
+    assert [h["message"] for h in hist if h["kind"] == "requeue"] == [
+        "long.wav: worker lost, requeued"
+    ]
     assert [h["status"] for h in hist if h["kind"] in ("status", "retry", "requeue")].count(
         "completed"
     ) == 1
@@ -92,7 +96,8 @@ def test_paused_worker_cannot_overwrite_after_takeover(
     a = start_worker(wsettings, tmp_path / "a.log", **SLOW)
     b = None
     try:
-        first = wait_for(lambda: progressing(wservices, job_id))
+        wait_for(lambda: progressing(wservices, job_id))
+        first = file_of(wservices, job_id)
         a.signal(signal.SIGSTOP)  # its stage child keeps going and will say "done" to it
         b = start_worker(wsettings, tmp_path / "b.log", **SLOW)
         done = wait_for(
@@ -106,7 +111,8 @@ def test_paused_worker_cannot_overwrite_after_takeover(
         a.stop()
         if b:
             b.stop()
-    assert done.lease_token > first.lease_token
+    last = file_of(wservices, job_id)
+    assert last.lease_token > first.lease_token
     assert (after.version, after.status, after.updated_at) == (
         done.version,
         "completed",
@@ -114,12 +120,14 @@ def test_paused_worker_cannot_overwrite_after_takeover(
     )
     assert len(entries(wservices, job_id)) == history_before
     rows = results_of(wservices, job_id)
-    assert len(rows) == 1 and rows[0]["lease_token"] == done.lease_token
+    assert len(rows) == 1 and rows[0]["lease_token"] == last.lease_token
     log = (tmp_path / "a.log").read_text()
-    assert "lease lost" in log or "job abandoned" in log
+    assert "lease lost" in log or "file abandoned" in log
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm-to-the-group", "sigkill"]
+)
 def test_restart_server_mid_job_status_and_progress_survive(
     wsettings, wservices, owner, make_job, make_file, tmp_path, sig, db_url
 ):
@@ -130,11 +138,20 @@ def test_restart_server_mid_job_status_and_progress_survive(
     server = start_server(wsettings, tmp_path / "s1.log", port, **SLOW)
     try:
         seen = wait_for(lambda: progressing(wservices, job_id), timeout=30)
-        server.signal(sig)
+        if sig == signal.SIGTERM:
+            # A deploy: systemd and docker stop signal every process of the server, its stage
+            # hosts too. The file goes back to the queue; it must not fail.
+            server.signal_group(sig)
+        else:
+            server.signal(sig)
         server.p.wait(15)
     finally:
         server.stop()
     kept = job_row(wservices, job_id)
+    if sig == signal.SIGTERM:
+        assert kept.status == "pending", kept  # handed back, not failed
+        assert file_of(wservices, job_id).status == "pending"
+        assert "crashed" not in (tmp_path / "s1.log").read_text()
     assert kept.status in ("processing", "pending")  # released (SIGTERM) or lease held (KILL)
     assert kept.progress >= seen.progress
     assert kept.attempts == (0 if sig == signal.SIGTERM else 1)

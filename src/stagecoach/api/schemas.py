@@ -58,15 +58,33 @@ class ArtifactOut(BaseModel):
     completed_at: str | None
     error: dict[str, Any] | None
     error_message: str | None
+    pipeline: str | None
+    stages: list[str]
+    attempts: int
+    max_attempts: int
+    stalled: bool
 
 
 class JobStatusOut(BaseModel):
     """The status contract (docs/status.md describes every field)."""
 
     job_id: str
+    owner_id: str
     status: Literal["pending", "processing", "completed", "failed", "cancelled", "expired"]
+    outcome: Literal["complete", "partial"] | None = Field(
+        None,
+        description="Once completed: `complete` when every file completed, `partial` when "
+        "some failed (see docs/status.md).",
+    )
+    files_total: int
+    files_done: int
+    files_failed: int
+    files_cancelled: int
+    files_running: int
+    files_waiting: int
     pipeline: str | None
     current_stage: str | None
+    stage_line: str | None
     stages: list[str]
     progress: float
     message: str
@@ -79,6 +97,7 @@ class JobStatusOut(BaseModel):
     eta_low: str | None
     eta_high: str | None
     eta_text: str | None
+    eta_confidence: Literal["estimating", "rough", "good"] | None
     queue_position: int | None
     duration_processed: float | None
     duration_total: float | None

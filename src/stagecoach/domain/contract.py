@@ -12,6 +12,7 @@ from typing import Any
 
 from stagecoach.domain.progress_text import eta_text, status_message
 from stagecoach.domain.records import Artifact, Job
+from stagecoach.domain.rollup import PARTIAL, file_counts, stage_line
 from stagecoach.domain.status import JobStatus
 
 FAILED_MESSAGE = "Processing failed. Please try again."
@@ -36,7 +37,12 @@ def message_for(
     job: Job, artifacts: list[Artifact], queue_position: int | None, words: PipelineWords
 ) -> str:
     err = job.job_error
-    file_type = artifacts[0].file_type if artifacts else words.file_type
+    if job.status is JobStatus.COMPLETED and job.outcome == PARTIAL:
+        c = file_counts(artifacts)
+        cause = f" {err.message}" if err else ""
+        return f"{c.done} of {c.total} files done; {c.failed + c.cancelled} failed.{cause}"
+    types = {a.file_type for a in artifacts}
+    file_type = types.pop() if len(types) == 1 else (None if artifacts else words.file_type)
     return status_message(
         job.status,
         file_type=file_type,
@@ -46,6 +52,25 @@ def message_for(
         retryable=err.retryable if err else True,
         queue_position=queue_position,
     )
+
+
+def eta_confidence(job: Job, eta_seconds: float | None) -> str | None:
+    """How sure the estimate is, from the width of its range: "estimating" until there is
+    evidence (no estimate, or a range wider than four times over), then "rough", then
+    "good"."""
+    if job.status not in (JobStatus.PENDING, JobStatus.PROCESSING):
+        return None
+    if eta_seconds is None or job.eta_low is None or job.eta_high is None:
+        return "estimating"
+    assert job.estimated_completion is not None
+    low = (job.eta_low - job.updated_at).total_seconds()
+    high = (job.eta_high - job.updated_at).total_seconds()
+    if high <= 1.0:
+        return "good"
+    ratio = high / max(low, 0.5)
+    if ratio > 4.0:
+        return "estimating"
+    return "rough" if ratio > 1.6 else "good"
 
 
 def artifact_document(a: Artifact) -> dict[str, Any]:
@@ -63,6 +88,11 @@ def artifact_document(a: Artifact) -> dict[str, Any]:
         "completed_at": iso(a.completed_at),
         "error": a.error,
         "error_message": a.error_message,
+        "pipeline": a.pipeline,
+        "stages": a.stages,
+        "attempts": a.attempts,
+        "max_attempts": a.max_attempts,
+        "stalled": a.stalled and a.status is JobStatus.PROCESSING,
     }
 
 
@@ -97,11 +127,18 @@ def status_document(
     }
     if job.status is JobStatus.COMPLETED or job.status is JobStatus.FAILED:
         links["results"] = f"{base_url}/jobs/{job.job_id}/results"
+    counts = file_counts(artifacts)
     return {
         "job_id": job.job_id,
+        "owner_id": job.owner_id,
         "status": "expired" if job.expired_at is not None else str(job.status),
+        "outcome": job.outcome,
+        **counts.to_dict(),
         "pipeline": job.pipeline,
         "current_stage": job.current_stage,
+        "stage_line": stage_line(job, artifacts)
+        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+        else None,
         "stages": job.stages,
         "progress": round(job.progress, 1),
         "message": job.message or message_for(job, artifacts, queue_position, words),
@@ -116,6 +153,7 @@ def status_document(
         "eta_text": eta_text(eta_seconds, job.progress, stalled_for)
         if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
         else None,
+        "eta_confidence": eta_confidence(job, eta_seconds),
         "queue_position": queue_position if job.status is JobStatus.PENDING else None,
         "duration_processed": job.duration_processed,
         "duration_total": job.duration_total,

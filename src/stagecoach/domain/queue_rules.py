@@ -3,6 +3,7 @@ a job run by the worker, and when a lease or a silence counts as lost or stalled
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stagecoach.domain.errors import ErrorCategory, JobError
-from stagecoach.domain.records import Artifact, Job
+from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 
 MAX_BACKOFF_SECONDS = 3600.0
@@ -30,62 +31,55 @@ def lease_deadline(now: datetime, lease_seconds: float) -> datetime:
     return now + timedelta(seconds=lease_seconds)
 
 
-def lease_expired(job: Job, now: datetime) -> bool:
+def lease_expired(artifact: Artifact, now: datetime) -> bool:
     return (
-        job.status is JobStatus.PROCESSING
-        and job.lease_expires_at is not None
-        and job.lease_expires_at < now
+        artifact.status is JobStatus.PROCESSING
+        and artifact.lease_expires_at is not None
+        and artifact.lease_expires_at < now
     )
 
 
-def is_stalled(job: Job, now: datetime, stall_after: float) -> bool:
+def is_stalled(artifact: Artifact, now: datetime, stall_after: float) -> bool:
     """Processing, its lease still held (the worker is alive), and no progress for a while."""
-    if job.status is not JobStatus.PROCESSING or job.last_progress_at is None:
+    if artifact.status is not JobStatus.PROCESSING or artifact.last_progress_at is None:
         return False
-    if lease_expired(job, now):
+    if lease_expired(artifact, now):
         return False  # a lost worker is requeued, not flagged
-    return (now - job.last_progress_at).total_seconds() >= stall_after
+    return (now - artifact.last_progress_at).total_seconds() >= stall_after
 
 
 @dataclass(frozen=True)
-class AttemptEnd:
-    """What the job becomes once every artifact of an attempt has finished."""
+class ArtifactEnd:
+    """What a file becomes when its attempt failed: failed for good, or pending again."""
 
-    status: JobStatus  # completed, failed, or pending (an automatic retry)
-    error: JobError | None = None
+    status: JobStatus  # failed, or pending (an automatic retry)
+    error: JobError
     retry_in: float | None = None  # seconds, for pending
 
 
-def attempt_end(
-    job: Job,
-    artifacts: Iterable[Artifact],
+def artifact_end(
+    artifact: Artifact,
+    error: JobError,
     *,
     backoff_base: float,
     rng: random.Random | None = None,
-) -> AttemptEnd:
-    """Completed when every artifact completed; otherwise the first failed artifact decides:
-    a permanent error, or no attempts left, fails the job; a retryable one retries it."""
-    failed = [a for a in artifacts if a.status is not JobStatus.COMPLETED]
-    if not failed:
-        return AttemptEnd(JobStatus.COMPLETED)
-    errors = [JobError.from_dict(a.error) if a.error else generic_failure() for a in failed]
-    permanent = [e for e in errors if not e.retryable]
-    if permanent:
-        return AttemptEnd(JobStatus.FAILED, permanent[0])
-    if job.attempts >= job.max_attempts:
-        last = errors[0]
-        return AttemptEnd(
+) -> ArtifactEnd:
+    """A permanent error, or no attempts left, fails the file; a retryable one retries it."""
+    if not error.retryable:
+        return ArtifactEnd(JobStatus.FAILED, error)
+    if artifact.attempts >= artifact.max_attempts:
+        return ArtifactEnd(
             JobStatus.FAILED,
             JobError(
-                last.code,
-                last.category,
+                error.code,
+                error.category,
                 False,
-                f"{last.message} (gave up after {job.attempts} attempts)",
-                last.hint,
+                f"{error.message} (gave up after {artifact.attempts} attempts)",
+                error.hint,
             ),
         )
-    return AttemptEnd(
-        JobStatus.PENDING, errors[0], backoff_seconds(job.attempts, backoff_base, rng=rng)
+    return ArtifactEnd(
+        JobStatus.PENDING, error, backoff_seconds(artifact.attempts, backoff_base, rng=rng)
     )
 
 
@@ -171,13 +165,6 @@ def artifact_progress(
     return 100.0 * sum(stage_fraction(stage_units.get(s)) for s in stage_names) / len(stage_names)
 
 
-def job_progress(artifacts: Iterable[Artifact]) -> float:
-    arts = list(artifacts)
-    if not arts:
-        return 0.0
-    return sum(100.0 if a.status is JobStatus.COMPLETED else a.progress for a in arts) / len(arts)
-
-
 def units_processed(artifacts: Iterable[Artifact], unit: str | None) -> float | None:
     """Work done in the job's unit (audio seconds, pages...), over every stage counted in it."""
     if unit is None:
@@ -194,3 +181,33 @@ def units_processed(artifacts: Iterable[Artifact], unit: str | None) -> float | 
                 float(u.get("total") or 0.0) if u.get("finished") else float(u.get("done") or 0.0)
             )
     return total if seen else None
+
+
+def queue_wait(running_left: Iterable[float], ahead: Iterable[float], slots: int) -> float:
+    """Seconds until a slot takes the next file, given the seconds left of each file running
+    and the expected seconds of each file queued ahead: each slot takes the next file when it
+    frees up. Nothing to wait for while a slot is free and nothing is ahead."""
+    slots = max(int(slots), 1)
+    busy = sorted(max(0.0, t) for t in running_left)[:slots]
+    free_at = [0.0] * (slots - len(busy)) + busy
+    heapq.heapify(free_at)
+    for seconds in ahead:
+        heapq.heappush(free_at, heapq.heappop(free_at) + max(0.0, seconds))
+    return free_at[0]
+
+
+def reset_artifact(a: Artifact) -> Artifact:
+    """A file made ready to run again: waiting, nothing done, no worker."""
+    return a.evolve(
+        status=JobStatus.PENDING,
+        current_stage=None,
+        progress=0.0,
+        stage_units={},
+        error=None,
+        error_message=None,
+        completed_at=None,
+        worker_id=None,
+        lease_expires_at=None,
+        run_after=None,
+        stalled=False,
+    )

@@ -78,10 +78,7 @@ class Job(_Record):
     estimated_completion: datetime | None = None
     eta_low: datetime | None = None
     eta_high: datetime | None = None
-    run_after: datetime | None = None
-    worker_id: str | None = None
-    lease_token: int = 0
-    lease_expires_at: datetime | None = None
+    outcome: str | None = None  # complete | partial, once completed
     expired_at: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -109,9 +106,40 @@ class Artifact(_Record):
     completed_at: datetime | None = None
     error: dict[str, Any] | None = None
     error_message: str | None = None
+    # The unit of work: its own pipeline, attempts, lease and fence.
+    pipeline: str | None = None
+    stages: list[str] = field(default_factory=list)
+    claimable: bool = False
+    queued_at: datetime | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    run_after: datetime | None = None
+    worker_id: str | None = None
+    lease_token: int = 0
+    lease_expires_at: datetime | None = None
+    last_progress_at: datetime | None = None
+    stalled: bool = False
+    # Read with the artifact from its file (not columns of the artifact): media facts.
+    duration_seconds: float | None = None
+    page_count: int | None = None
+    row_count: int | None = None
+    size: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))
+
+    @property
+    def job_error(self) -> JobError | None:
+        return JobError.from_dict(self.error) if self.error else None
+
+    @property
+    def media(self) -> dict[str, Any]:
+        return {
+            "duration_seconds": self.duration_seconds,
+            "page_count": self.page_count,
+            "row_count": self.row_count,
+            "size": self.size,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The job status machine of design.md: legal transitions, terminal states, who may move them.
 
-pending ──> processing ──> completed
+pending ──> processing ──> completed ──(retry of a partial outcome)──> pending/processing
    ^  │         │  └─────> failed ──(retry, attempts left)──> pending
    │  │         └────────> cancelled
    │  └──> failed, cancelled (an upload that broke off; a cancel before any worker)
@@ -65,10 +65,15 @@ def is_terminal(
     return False
 
 
-def can_retry(status: JobStatus, attempts: int, max_attempts: int) -> tuple[bool, str]:
-    """Whether a user may retry now, and why not when they may not."""
-    if status is not JobStatus.FAILED:
-        return False, f"only failed jobs can be retried; job is '{status}'"
+def can_retry(
+    status: JobStatus, attempts: int, max_attempts: int, outcome: str | None = None
+) -> tuple[bool, str]:
+    """Whether a user may retry now, and why not when they may not. A job completed in part
+    (outcome "partial") may be retried too: its failed files run again."""
+    if status is not JobStatus.FAILED and not (
+        status is JobStatus.COMPLETED and outcome == "partial"
+    ):
+        return False, f"only failed or partly completed jobs can be retried; job is '{status}'"
     if attempts >= max_attempts:
         return False, f"job has used all {max_attempts} attempts"
     return True, ""

@@ -15,13 +15,12 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event as sa_event
 
-from stagecoach.domain.contract import status_document
 from stagecoach.domain.records import User
 from stagecoach.services.context import ServiceContext
 from stagecoach.store import events as feed
@@ -69,9 +68,15 @@ class Subscription:
         return self.owners is None or ev.owner_id in self.owners
 
 
+DocumentsFn = Callable[[list[str]], dict[str, dict[str, Any]]]
+"""job ids -> their status documents (services.tracking.Tracking.documents_by_id: the one
+builder the poll uses too), for the jobs that still exist."""
+
+
 class EventBroker:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, documents: DocumentsFn) -> None:
         self.ctx = ctx
+        self._documents = documents
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -112,24 +117,11 @@ class EventBroker:
     # --- documents -------------------------------------------------------------------------
     def documents(self, job_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """job_id -> (owner_id, status JSON) for the jobs that still exist."""
-        out: dict[str, tuple[str, str]] = {}
         ids = list(dict.fromkeys(job_ids))
         if not ids:
-            return out
-        stall_after = self.ctx.settings.stall_after
-        with self.ctx.db.read() as conn:
-            arts = jobs_store.artifacts_for_jobs(conn, ids)
-            now = self.ctx.clock()
-            for job_id in ids:
-                job = jobs_store.get_job(conn, job_id)
-                if job is None:
-                    continue
-                pos = jobs_store.queue_position(conn, job) if job.claimable else None
-                doc = status_document(
-                    job, arts.get(job_id, []), now, stall_after=stall_after, queue_position=pos
-                )
-                out[job_id] = (job.owner_id, document_json(doc))
-        return out
+            return {}
+        docs = self._documents(ids)
+        return {jid: (d["owner_id"], document_json(d)) for jid, d in docs.items()}
 
     def missed(self, viewer: User, after_id: int, job_id: str | None = None) -> list[Event]:
         """What a client reconnecting with Last-Event-ID missed: each changed job's current

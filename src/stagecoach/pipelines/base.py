@@ -65,6 +65,11 @@ class Pipeline:
     stages: tuple[Stage, ...]
     complete_message: str = "Processing complete!"
     engine: Callable[[dict[str, Any]], str] | None = None  # names the engine, for ETA history
+    accepts: tuple[str, ...] = ()  # file types it can take when asked for; () = file_types
+
+    def takes(self, file_type: str) -> bool:
+        """Whether the pipeline can process a file of this type (when asked for by name)."""
+        return file_type in (self.accepts or self.file_types)
 
     @property
     def stage_names(self) -> list[str]:

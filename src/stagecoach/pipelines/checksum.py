@@ -47,6 +47,7 @@ def total_bytes(art: ArtifactInput) -> float:
 CHECKSUM = Pipeline(
     name="checksum",
     file_types=("other",),
+    accepts=("audio", "video", "document", "dataset", "other"),  # any file has a checksum
     stages=(Stage("Verifying", "bytes", verify, total_bytes),),
     complete_message="File verified!",
 )

@@ -2,12 +2,16 @@
 (domain/eta.py), learn stage rates from finished runs, and keep each job's estimate fresh.
 
 The estimate is written with the job (estimated_completion, eta_low, eta_high), so a poll
-reads one row and does no estimating.
+reads one row and does no estimating; it is computed from per-process caches of the learned
+rates and of the queue, read outside the write lock.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,17 +30,15 @@ from stagecoach.domain.progress import (
     learn_run,
     monotonic,
 )
+from stagecoach.domain.queue_rules import queue_wait
 from stagecoach.domain.rates import RateKey, StageRate, lookup
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.services.context import ServiceContext
 from stagecoach.settings import Settings
-from stagecoach.store import files as files_store
-from stagecoach.store import jobs as jobs_store
+from stagecoach.store import queue as queue_store
 from stagecoach.store import rates as store
-
-QUEUE_LOOKAHEAD = 20  # queued jobs whose own work is estimated one by one
 
 
 def stage_options(settings: Settings) -> dict[str, Any]:
@@ -49,10 +51,38 @@ def stage_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+RATES_TTL_SECONDS = 2.0
+"""How long a process trusts its copy of the learned rates before reading them again (what
+this process learns itself is in its copy at once)."""
+QUEUE_TTL_SECONDS = 1.0
+"""How long a process trusts its picture of the queue (files running and waiting) for the
+waiting jobs' estimates."""
+QUEUE_LOOKAHEAD = 200  # waiting files whose own work is estimated one by one
+
+
+@dataclass(frozen=True)
+class QueuePicture:
+    """The queue as a waiting job's estimate sees it: slots, the seconds left of each file
+    running, and the files waiting in claim order with their expected seconds."""
+
+    slots: int
+    running_left: tuple[float, ...]
+    waiting: tuple[tuple[str, datetime | None, float], ...]  # (job_id, queued_at, seconds)
+
+
 class Estimates:
+    """Estimates and learned rates. The rates and the queue are read into per-process
+    caches outside any write transaction (``prepare``); estimating is then pure CPU, so a
+    write holds the database's lock only for its own rows."""
+
     def __init__(self, ctx: ServiceContext, pipelines: Mapping[str, Pipeline]) -> None:
         self.ctx = ctx
         self.pipelines = pipelines
+        self._lock = threading.Lock()
+        self._rates: dict[RateKey, StageRate] = {}
+        self._rates_at = -1e9
+        self._queue: QueuePicture | None = None
+        self._queue_at = -1e9
 
     def engine(self, pipeline: str) -> str:
         p = self.pipelines.get(pipeline)
@@ -63,40 +93,81 @@ class Estimates:
         except Exception:  # a plugin's engine naming must never break tracking
             return ""
 
-    def learn_finished_stages(
-        self, conn: Connection, job: Job, old: Artifact, new: Artifact
-    ) -> None:
-        """Learn from every stage of ``new`` that finished since ``old`` was stored."""
-        if job.pipeline not in self.pipelines:
-            return
-        engine = self.engine(job.pipeline or "")
-        for run in finished_stage_runs(new.stage_units, new.processing_stages, old.stage_units):
-            self.learn(conn, job.pipeline or "", engine, run)
+    # --- caches, read outside write transactions ------------------------------------------
+    def prepare(self, *, queue: bool = False) -> None:
+        """Refresh the caches that are due. Call before opening a write transaction."""
+        now = time.monotonic()
+        if now - self._rates_at >= RATES_TTL_SECONDS:
+            with self.ctx.db.read() as conn:
+                rows = store.all_rates(conn)
+            fresh = {
+                RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
+                for r in rows
+            }
+            with self._lock:
+                self._rates, self._rates_at = fresh, now
+        if queue and now - self._queue_at >= QUEUE_TTL_SECONDS:
+            picture = self._read_queue()
+            with self._lock:
+                self._queue, self._queue_at = picture, now
 
-    def learn_overheads(
-        self, conn: Connection, job: Job, artifacts: list[Artifact], finished_at: datetime
-    ) -> None:
-        """Learn the time a completed job spent outside its stages (one-file jobs only: with
-        several files side by side, the gaps are not the job's own)."""
-        if job.pipeline not in self.pipelines or len(artifacts) != 1:
-            return
-        a = artifacts[0]
-        engine = self.engine(job.pipeline or "")
-        for run in job_overhead_runs(
-            job.started_at, finished_at, a.stage_units, a.processing_stages
-        ):
-            self.learn(conn, job.pipeline or "", engine, run)
+    def forget_queue(self) -> None:
+        """The queue changed under this process's eyes (a claim): read it anew next time."""
+        self._queue_at = -1e9
 
-    def artifact_progress(self, conn: Connection, job: Job, artifact: Artifact) -> float:
-        """An artifact's progress, its stages weighted by what they are expected to cost."""
-        plan = self.plan(conn, job, [artifact])
-        if not plan.artifacts or job.pipeline not in self.pipelines:
-            return artifact.progress
-        return artifact_progress(
-            plan.artifacts[0], self.rates(conn), self.ctx.settings.transcription_prior_factor
+    def rates(self) -> dict[RateKey, StageRate]:
+        return self._rates
+
+    def _read_queue(self) -> QueuePicture:
+        now = self.ctx.clock()
+        since = now - timedelta(seconds=self.ctx.settings.lease_seconds * 2)
+        with self.ctx.db.read() as conn:
+            slots = store.live_slots(conn, since) or self.ctx.settings.worker_concurrency
+            running, waiting = queue_store.queue_snapshot(conn, QUEUE_LOOKAHEAD)
+        rates = self.rates()
+        return QueuePicture(
+            slots=slots,
+            running_left=tuple(self._seconds_left([a], now, rates) for a in running),
+            waiting=tuple(
+                (a.job_id, a.queued_at, self._seconds_left([a], now, rates)) for a in waiting
+            ),
         )
 
-    # --- learning ------------------------------------------------------------------------
+    def _seconds_left(
+        self, artifacts: list[Artifact], now: datetime, rates: dict[RateKey, StageRate]
+    ) -> float:
+        plan = JobPlan(tuple(p for a in artifacts if (p := self.artifact_plan(a)) is not None))
+        if not plan.artifacts:
+            return 0.0
+        est = estimate(
+            plan,
+            now=now,
+            rates=rates,
+            estimator="learned",
+            prior_factor=self.ctx.settings.transcription_prior_factor,
+        )
+        return est.eta_seconds or 0.0
+
+    # --- learning (inside the writer's transaction: one row each) -------------------------
+    def learn_finished_stages(self, conn: Connection, old: Artifact, new: Artifact) -> None:
+        """Learn from every stage of ``new`` that finished since ``old`` was stored."""
+        if new.pipeline not in self.pipelines:
+            return
+        engine = self.engine(new.pipeline or "")
+        for run in finished_stage_runs(new.stage_units, new.processing_stages, old.stage_units):
+            self.learn(conn, new.pipeline or "", engine, run)
+
+    def learn_overheads(self, conn: Connection, artifact: Artifact, finished_at: datetime) -> None:
+        """Learn the time a completed file spent outside its stages: from its claim to its
+        first stage, and after its last (results, the final write)."""
+        if artifact.pipeline not in self.pipelines:
+            return
+        engine = self.engine(artifact.pipeline or "")
+        for run in job_overhead_runs(
+            artifact.started_at, finished_at, artifact.stage_units, artifact.processing_stages
+        ):
+            self.learn(conn, artifact.pipeline or "", engine, run)
+
     def learn(self, conn: Connection, pipeline: str, engine: str, run: StageRun) -> StageRate:
         """Fold one finished stage run into its learned rate (in the caller's transaction)."""
         prior_factor = self.ctx.settings.transcription_prior_factor
@@ -108,40 +179,40 @@ class Estimates:
         )
         new = learn_run(rate, run)
         store.put_rate(conn, pipeline, run.stage, engine, new.to_dict(), self.ctx.clock())
+        with self._lock:
+            # Copy on write: readers hold the old dict without a lock.
+            self._rates = {**self._rates, RateKey(pipeline, run.stage, engine): new}
         return new
 
-    def rates(self, conn: Connection) -> dict[RateKey, StageRate]:
-        return {
-            RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
-            for r in store.all_rates(conn)
-        }
-
     # --- plans ---------------------------------------------------------------------------
-    def plan(self, conn: Connection, job: Job, artifacts: list[Artifact]) -> JobPlan:
-        pipeline = self.pipelines.get(job.pipeline or "")
-        if pipeline is None or not artifacts:
-            return JobPlan((self._outside_plan(job),))
-        stages = [(st.name, st.unit) for st in pipeline.stages]
-        engine = self.engine(pipeline.name)
-        plans = [
-            artifact_plan(
-                pipeline.name,
-                stages,
-                a.stage_units,
-                a.processing_stages,
-                self._facts(conn, a),
-                engine=engine,
-                completed=a.status is JobStatus.COMPLETED,
-                ended=a.status in (JobStatus.FAILED, JobStatus.CANCELLED),
-            )
-            for a in artifacts
-        ]
-        return JobPlan(tuple(plans))
+    def artifact_plan(self, a: Artifact) -> ArtifactPlan | None:
+        pipeline = self.pipelines.get(a.pipeline or "")
+        if pipeline is None:
+            return None
+        return artifact_plan(
+            pipeline.name,
+            [(st.name, st.unit) for st in pipeline.stages],
+            a.stage_units,
+            a.processing_stages,
+            a.media,
+            engine=self.engine(pipeline.name),
+            completed=a.status is JobStatus.COMPLETED,
+            ended=a.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        )
 
-    def _facts(self, conn: Connection, a: Artifact) -> Mapping[Any, Any]:
-        if a.file_id is None:
-            return {}
-        return files_store.get_file(conn, a.file_id) or {}
+    def plan(self, job: Job, artifacts: list[Artifact]) -> JobPlan:
+        plans = tuple(p for a in artifacts if (p := self.artifact_plan(a)) is not None)
+        if not job.claimable or not plans:
+            return JobPlan((self._outside_plan(job),))
+        slots = self._queue.slots if self._queue else self.ctx.settings.worker_concurrency
+        return JobPlan(plans, concurrent_artifacts=max(1, min(len(plans), slots)))
+
+    def artifact_progress(self, artifact: Artifact) -> float:
+        """An artifact's progress, its stages weighted by what they are expected to cost."""
+        plan = self.artifact_plan(artifact)
+        if plan is None:
+            return artifact.progress
+        return artifact_progress(plan, self.rates(), self.ctx.settings.transcription_prior_factor)
 
     def _outside_plan(self, job: Job) -> ArtifactPlan:
         """A job reported on from outside: one stage in its own unit, or in percent."""
@@ -169,25 +240,23 @@ class Estimates:
     # --- estimates -----------------------------------------------------------------------
     def refresh(
         self,
-        conn: Connection,
         job: Job,
-        artifacts: list[Artifact] | None = None,
+        artifacts: list[Artifact],
         *,
         new_attempt: bool = False,
         shown_at: datetime | None = None,
     ) -> Job:
-        """The job with a fresh estimate and weighted progress (not yet saved).
+        """The job with a fresh estimate and weighted progress (not yet saved). Pure CPU over
+        the caches ``prepare`` filled.
 
         ``shown_at``: when the stored estimate was computed (the job's previous write), from
         which smoothing measures how far the shown finish may move."""
         if job.status not in (JobStatus.PENDING, JobStatus.PROCESSING):
             return job.evolve(estimated_completion=None, eta_low=None, eta_high=None)
         now = self.ctx.clock()
-        if artifacts is None:
-            artifacts = jobs_store.job_artifacts(conn, job.job_id)
-        plan = self.plan(conn, job, artifacts)
-        rates = self.rates(conn)  # read once: the queue's estimates use the same book
-        queue = self._queue(conn, job, now, rates) if job.status is JobStatus.PENDING else None
+        plan = self.plan(job, artifacts)
+        rates = self.rates()
+        queue = self._queue_state(job, artifacts) if job.status is JobStatus.PENDING else None
         previous = None
         if job.estimated_completion is not None and not new_attempt:
             previous = Shown(
@@ -207,47 +276,23 @@ class Estimates:
             "eta_low": now + timedelta(seconds=est.eta_low) if est.eta_low is not None else None,
             "eta_high": now + timedelta(seconds=est.eta_high) if est.eta_high is not None else None,
         }
-        if job.status is JobStatus.PROCESSING and self.pipelines.get(job.pipeline or ""):
+        if job.status is JobStatus.PROCESSING and job.claimable:
             # Weighted progress for jobs we process; outside reporters state their own.
             changes["progress"] = monotonic(None if new_attempt else job.progress, est.progress)
         return job.evolve(**changes)
 
-    def _queue(
-        self, conn: Connection, job: Job, now: datetime, rates: dict[RateKey, StageRate]
-    ) -> QueueState | None:
-        if not job.claimable:
+    def _queue_state(self, job: Job, artifacts: list[Artifact]) -> QueueState | None:
+        """A waiting job's place: the free slots and the work really ahead of its files."""
+        picture = self._queue
+        if not job.claimable or picture is None:
             return None
-        position = jobs_store.queue_position(conn, job) or 1
-        since = now - timedelta(seconds=self.ctx.settings.lease_seconds * 2)
-        slots = store.live_slots(conn, since) or self.ctx.settings.worker_concurrency
-        running = jobs_store.running_jobs(conn)
-        work = sum(
-            max(0.0, (j.estimated_completion - now).total_seconds())
-            for j in running
-            if j.estimated_completion is not None
-        )
-        ahead = jobs_store.pending_ahead(conn, job, limit=QUEUE_LOOKAHEAD)
-        own = [self._own_seconds(conn, j, now, rates) for j in ahead]
-        if own and position - 1 > len(own):
-            # Far down the queue: the jobs not looked at cost what the looked-at ones did.
-            own.append(sum(own) / len(own) * (position - 1 - len(own)))
-        return QueueState(
-            position=position,
-            work_ahead_seconds=work + sum(own),
-            slots=slots,
-            jobs_ahead=position - 1 + len(running),
-        )
-
-    def _own_seconds(
-        self, conn: Connection, job: Job, now: datetime, rates: dict[RateKey, StageRate]
-    ) -> float:
-        """Expected seconds of a queued job's own work, not counting its wait."""
-        plan = self.plan(conn, job, jobs_store.job_artifacts(conn, job.job_id))
-        est = estimate(
-            plan,
-            now=now,
-            rates=rates,
-            estimator="learned",
-            prior_factor=self.ctx.settings.transcription_prior_factor,
-        )
-        return est.eta_seconds or 0.0
+        mine = [a.queued_at for a in artifacts if a.status is JobStatus.PENDING and a.queued_at]
+        first = min(mine) if mine else None
+        ahead = [
+            (job_id, seconds)
+            for job_id, queued_at, seconds in picture.waiting
+            if job_id != job.job_id and (first is None or (queued_at and queued_at < first))
+        ]
+        wait = queue_wait(picture.running_left, [s for _, s in ahead], picture.slots)
+        jobs_ahead = len({j for j, _ in ahead})
+        return QueueState(position=jobs_ahead + 1, work_ahead_seconds=wait, slots=1)

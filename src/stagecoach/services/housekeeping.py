@@ -1,23 +1,27 @@
-"""The scans every worker runs (harmless when several run at once: each job is handled under
-its lock, so two scanners never double a change): jobs whose worker stopped renewing its
-lease, jobs silent past ``stall_after``, and retention."""
+"""The scans every worker runs (harmless when several run at once: each file is handled under
+its job's lock, so two scanners never double a change): files whose worker stopped renewing
+its lease, files silent past ``stall_after``, and retention. Each change goes through the
+unit of work."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from stagecoach.domain import queue_rules as rules
 from stagecoach.domain.errors import lost_worker_error
-from stagecoach.domain.job_update import Report, apply_report
-from stagecoach.domain.records import HistoryEntry
+from stagecoach.domain.queue_rules import reset_artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.services.context import ServiceContext
-from stagecoach.services.queue import FAILED, LEASE_EXPIRIES, STALLS, reset_artifact
+from stagecoach.services.estimates import Estimates
+from stagecoach.services.queue import FAILED, LEASE_EXPIRIES, STALLS
+from stagecoach.services.unit_of_work import UnitOfWork
 from stagecoach.settings import Settings
 from stagecoach.storage.base import Storage
-from stagecoach.store import jobs as jobs_store
 from stagecoach.store import queue as store
 from stagecoach.store import workers as workers_store
 
@@ -32,122 +36,91 @@ class CleanupReport:
 
 
 class Housekeeping:
-    def __init__(self, ctx: ServiceContext, storage: Storage) -> None:
+    def __init__(self, ctx: ServiceContext, storage: Storage, estimates: Estimates) -> None:
         self.ctx = ctx
         self.storage = storage
+        self.uow = UnitOfWork(ctx, estimates)
 
     @property
     def settings(self) -> Settings:
         return self.ctx.settings
 
     def requeue_expired(self) -> list[str]:
-        """Jobs whose worker stopped renewing its lease: back to pending (or failed when out
-        of attempts). Safe to run from every worker at once."""
+        """Files whose worker stopped renewing its lease: waiting again (or failed when out
+        of attempts); their dead worker's scratch directory goes. Safe to run from every
+        worker at once. Returns the artifact ids handled."""
         now = self.ctx.clock()
         with self.ctx.db.read() as conn:
-            ids = store.expired_lease_ids(conn, now)
+            found = store.expired_leases(conn, now)
         done = []
-        for job_id in ids:
-            with self.ctx.db.write() as conn:
-                job = store.lock_job(conn, job_id)
-                if job is None or not rules.lease_expired(job, now):
+        for job_id, artifact_id in found:
+            with self.uow.change(job_id) as ch:
+                a = ch.artifact(artifact_id)
+                if not rules.lease_expired(a, now):
                     continue
-                out_of_attempts = job.attempts >= job.max_attempts
-                if out_of_attempts:
+                if a.attempts >= a.max_attempts:
                     err = lost_worker_error()
-                    report = Report(
+                    new = a.evolve(
                         status=JobStatus.FAILED,
-                        error=err,
-                        history_message="worker lost; no attempts left, failed",
+                        error=err.to_dict(),
+                        error_message=err.message,
+                        worker_id=None,
+                        lease_expires_at=None,
+                        lease_token=a.lease_token + 1,
+                        stalled=False,
                     )
+                    ch.note(
+                        "lost", f"{a.filename}: worker lost; no attempts left, failed", artifact=new
+                    )
+                    ch.count(FAILED)
                 else:
-                    report = Report(
-                        status=JobStatus.PENDING, history_message="worker lost, requeued"
+                    new = reset_artifact(a).evolve(lease_token=a.lease_token + 1)
+                    ch.note(
+                        "requeue",
+                        f"{a.filename}: worker lost, requeued",
+                        artifact=new,
+                        attempt=a.attempts,
                     )
-                outcome = apply_report(job, report, now)
-                new = outcome.job.evolve(
-                    lease_token=job.lease_token + 1,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    message=None,
-                    run_after=None,
+                ch.put(new)
+                ch.count(LEASE_EXPIRIES)
+                ch.log(
+                    "lease expired: %s"
+                    % ("failed" if new.status is JobStatus.FAILED else "requeued"),
+                    artifact_id=artifact_id,
+                    worker_id=a.worker_id,
+                    attempt=a.attempts,
                 )
-                for a in jobs_store.job_artifacts(conn, job_id):
-                    if a.status is JobStatus.COMPLETED:
-                        continue
-                    if out_of_attempts:
-                        store.save_artifact_fenced(
-                            conn,
-                            a,
-                            a.evolve(
-                                status=JobStatus.FAILED,
-                                error=err.to_dict(),
-                                error_message=err.message,
-                            ),
-                        )
-                    elif a.status is JobStatus.PROCESSING:
-                        store.save_artifact_fenced(conn, a, reset_artifact(a))
-                store.save_job_fenced(conn, job, new, job.lease_token)
-                jobs_store.append_history(
-                    conn,
-                    [
-                        h.evolve(kind="requeue" if not out_of_attempts else "lost")
-                        for h in outcome.history
-                    ],
-                )
-                store.bump_counter(conn, LEASE_EXPIRIES)
-                if out_of_attempts:
-                    store.bump_counter(conn, FAILED)
-                jobs_store.record_change(conn, new, now)
-            done.append(job_id)
-            log.warning(
-                "lease expired: %s",
-                "failed" if out_of_attempts else "requeued",
-                extra={"job_id": job_id, "worker_id": job.worker_id, "attempt": job.attempts},
-            )
+            remove_work_dirs(self.settings.data_dir, artifact_id)
+            done.append(artifact_id)
         return done
 
     def flag_stalls(self) -> list[str]:
+        """Files processing under a live lease with no progress for ``stall_after``: flagged
+        (a flag, not a status), with what to do. Returns the artifact ids flagged."""
         now = self.ctx.clock()
         stall_after = self.settings.stall_after
         with self.ctx.db.read() as conn:
-            ids = store.silent_job_ids(conn, now - timedelta(seconds=stall_after), now)
+            found = store.silent_artifacts(conn, now - timedelta(seconds=stall_after), now)
         flagged = []
-        for job_id in ids:
-            with self.ctx.db.write() as conn:
-                job = store.lock_job(conn, job_id)
-                if job is None or job.stalled or not rules.is_stalled(job, now, stall_after):
+        for job_id, artifact_id in found:
+            with self.uow.change(job_id) as ch:
+                a = ch.artifact(artifact_id)
+                if a.stalled or not rules.is_stalled(a, now, stall_after):
                     continue
-                assert job.last_progress_at is not None
-                quiet = (now - job.last_progress_at).total_seconds()
+                assert a.last_progress_at is not None
+                quiet = (now - a.last_progress_at).total_seconds()
                 text = (
-                    f"no progress for {quiet:.0f} s in stage {job.current_stage or '?'} "
-                    f"while worker {job.worker_id} is alive; the stage may be stuck on this "
-                    "file: cancel and retry it, or look at that worker's log for this job id"
+                    f"{a.filename}: no progress for {quiet:.0f} s in stage "
+                    f"{a.current_stage or '?'} while worker {a.worker_id} is alive; the stage "
+                    "may be stuck on this file: cancel and retry it, or look at that worker's "
+                    "log for this job id"
                 )
-                new = job.evolve(stalled=True, updated_at=now, version=job.version + 1)
-                jobs_store.save_job(conn, job, new)
-                jobs_store.append_history(
-                    conn,
-                    [
-                        HistoryEntry(
-                            job_id=job_id,
-                            at=now,
-                            kind="stall",
-                            status=str(job.status),
-                            stage=job.current_stage,
-                            attempt=job.attempts,
-                            message=text,
-                        )
-                    ],
-                )
-                store.bump_counter(conn, STALLS)
-                jobs_store.record_change(conn, new, now)
-            flagged.append(job_id)
-            log.warning(
-                "job stalled",
-                extra={"job_id": job_id, "worker_id": job.worker_id, "stage": job.current_stage},
-            )
+                new = a.evolve(stalled=True)
+                ch.put(new)
+                ch.note("stall", text, artifact=new)
+                ch.count(STALLS)
+                ch.log("file stalled", artifact_id=artifact_id, worker_id=a.worker_id)
+            flagged.append(artifact_id)
         return flagged
 
     def cleanup(self, *, dry_run: bool = False) -> CleanupReport:
@@ -167,19 +140,22 @@ class Housekeeping:
                 break
             for j in batch:
                 blobs: list[str] = []
-                with self.ctx.db.write() as conn:
-                    job = store.lock_job(conn, j.job_id)
+                paths: list[str] = []
+                files: list[dict[str, Any]] = []
+                with self.uow.change(j.job_id) as ch:
+                    job = ch.job
                     if (
-                        job is None
-                        or job.expired_at is not None
+                        job.expired_at is not None
                         or job.finished_at is None
                         or job.finished_at >= cutoff
                     ):
                         continue
-                    paths = store.job_result_paths(conn, job.job_id)
-                    files = store.files_only_in(conn, job.job_id)
-                    store.expire_job(conn, job.job_id, now, [f["file_id"] for f in files])
-                    jobs_store.record_change(conn, job, now)
+                    paths = store.job_result_paths(ch.conn, job.job_id)
+                    files = store.files_only_in(ch.conn, job.job_id)
+                    store.expire_details(ch.conn, job.job_id, [f["file_id"] for f in files])
+                    for a in ch.files:
+                        ch.put(a.evolve(stage_units={}, error=None))
+                    ch.set_job(job.evolve(expired_at=now))
                     blobs = paths + [f["stored_path"] for f in files if f["stored_path"]]
                 for key in blobs:  # after commit: a crash here leaves orphans, never holes
                     self.storage.delete(key)
@@ -192,3 +168,19 @@ class Housekeeping:
                 store.prune_change_feed(conn, now - timedelta(days=1))
                 workers_store.prune_workers(conn, now - timedelta(days=1))
         return report
+
+
+def work_dir_name(artifact_id: str, token: int) -> str:
+    """A claim's scratch directory under <data_dir>/work: the file and the claim's token."""
+    return f"{artifact_id}-{token}"
+
+
+def remove_work_dirs(data_dir: Path, artifact_id: str, keep: str | None = None) -> None:
+    """Remove the scratch directories earlier claims of a file left on this machine (a worker
+    killed mid-stage leaves its decoded audio behind)."""
+    root = data_dir / "work"
+    if not root.is_dir():
+        return
+    for d in root.glob(f"{artifact_id}-*"):
+        if d.name != keep:
+            shutil.rmtree(d, ignore_errors=True)

@@ -47,7 +47,7 @@ class Services:
 
     @cached_property
     def events(self) -> EventBroker:
-        return EventBroker(self.ctx)
+        return EventBroker(self.ctx, self.tracking.documents_by_id)
 
     @cached_property
     def uploads(self) -> Uploads:
@@ -67,7 +67,7 @@ class Services:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.ctx, self.storage)
+        return Housekeeping(self.ctx, self.storage, self.estimates)
 
     @cached_property
     def results(self) -> Results:

@@ -1,16 +1,17 @@
-"""Tracking: create jobs, apply status reports, answer polls, list, timeline, cancel, retry.
+"""Tracking: create jobs, apply outside reports, answer polls, list, timeline, cancel, retry.
 
-Every change to a job goes through ``_change``: lock the job, apply the pure rules of
-``domain.job_update``, write the job, its timeline entries and a change-feed row in one
-transaction. Nothing is half-written: any refusal raises before the transaction commits.
+Every change goes through the unit of work (services/unit_of_work.py); every status document
+is built by ``Tracking.build``. Nothing is half-written: any refusal raises before the
+transaction commits.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -19,11 +20,13 @@ from sqlalchemy.engine import Connection
 from stagecoach.domain.contract import PipelineWords, status_document
 from stagecoach.domain.errors import JobError
 from stagecoach.domain.job_update import Outcome, Report, apply_report
+from stagecoach.domain.queue_rules import reset_artifact
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
-from stagecoach.domain.status import IllegalTransition, JobStatus
+from stagecoach.domain.status import IllegalTransition, JobStatus, can_retry
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound
 from stagecoach.services.estimates import Estimates
+from stagecoach.services.unit_of_work import JobChange, UnitOfWork
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
 from stagecoach.store.fast_reads import FastReads
@@ -47,17 +50,22 @@ class Tracking:
     def __init__(self, ctx: ServiceContext, estimates: Estimates) -> None:
         self.ctx = ctx
         self.estimates = estimates
+        self.uow = UnitOfWork(ctx, estimates)
 
     # --- create ------------------------------------------------------------------------
     def create_job(
         self, owner: User, new: NewJob, conn: Connection | None = None
     ) -> dict[str, Any]:
+        """A new job; with ``conn``, inside the caller's write transaction (an upload's
+        first file). The document is built outside the write lock."""
         if conn is not None:
             job, arts = self._insert_job(conn, owner, new)
-            return self._document(conn, job, arts)
+            return self.build(job, arts)
+        self.estimates.prepare(queue=True)
         with self.ctx.db.write() as c:
             job, arts = self._insert_job(c, owner, new)
-            return self._document(c, job, arts)
+        with self.ctx.db.read() as c:
+            return self.document(c, job, arts)
 
     def _insert_job(self, conn: Connection, owner: User, new: NewJob) -> tuple[Job, list[Artifact]]:
         now = self.ctx.clock()
@@ -75,6 +83,7 @@ class Tracking:
             if f is None:
                 raise NotFound(f"file {fid} not found")
             file_rows.append(f)
+        max_attempts = self.ctx.settings.max_attempts
         job = Job(
             job_id=str(uuid.uuid4()),
             owner_id=owner.user_id,
@@ -88,44 +97,22 @@ class Tracking:
             parent_job_id=new.parent_job_id,
             duration_total=new.duration_total,
             unit=new.unit,
-            max_attempts=self.ctx.settings.max_attempts,
+            max_attempts=max_attempts,
             current_stage=(new.stages[0] if new.stages else None),
         )
         arts = [
-            Artifact(
-                artifact_id=str(uuid.uuid4()),
-                job_id=job.job_id,
-                file_id=f["file_id"],
-                position=i,
-                filename=f["original_name"],
-                file_type=f["type"],
-                status=JobStatus.PENDING,
-            )
+            new_artifact(job, dict(f), i, pipeline=new.pipeline if new.claimable else None)
             for i, f in enumerate(file_rows)
         ]
-        job = self.estimates.refresh(conn, job, arts)
-        store.insert_job(conn, job)
-        for a in arts:
-            store.insert_artifact(conn, a)
-        store.append_history(
-            conn,
-            [
-                HistoryEntry(
-                    job_id=job.job_id,
-                    at=now,
-                    kind="created",
-                    status=str(job.status),
-                    stage=job.current_stage,
-                    attempt=0,
-                    message="job created",
-                )
-            ],
-        )
-        store.record_change(conn, job, now)
-        log.info("job created", extra={"job_id": job.job_id, "pipeline": job.pipeline})
-        return job, arts
+        if new.claimable and new.pipeline:
+            # Files given by id, already stored: the workers of their pipeline take them now
+            # (a worker knows the stages of a pipeline this process may not have).
+            known = self.estimates.pipelines.get(new.pipeline)
+            stages = known.stage_names if known else []
+            arts = [a.evolve(stages=stages, claimable=True, queued_at=now) for a in arts]
+        return self.uow.insert(conn, job, arts, "job created").job, arts
 
-    # --- read --------------------------------------------------------------------------
+    # --- read: the status document, built in one place ---------------------------------
     def _visible(self, conn: Connection, viewer: User, job_id: str) -> Job:
         job = store.get_visible_job(conn, viewer, job_id)
         if job is None:
@@ -133,21 +120,42 @@ class Tracking:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    def _document(self, conn: Connection, job: Job, arts: list[Artifact] | None = None) -> dict:
-        if arts is None:
-            arts = store.job_artifacts(conn, job.job_id)
-        pos = store.queue_position(conn, job) if job.claimable else None
+    def build(
+        self, job: Job, arts: list[Artifact], *, queue_position: int | None = None
+    ) -> dict[str, Any]:
+        """The status document of ``job``: the one builder the poll, the job, the list, the
+        live events and the CLI all show."""
         return status_document(
             job,
             arts,
             self.ctx.clock(),
             stall_after=self.ctx.settings.stall_after,
-            queue_position=pos,
-            words=self.words(job.pipeline),
+            queue_position=queue_position,
+            words=self.words(job, arts),
         )
 
-    def words(self, pipeline: str | None) -> PipelineWords:
-        p = self.estimates.pipelines.get(pipeline or "")
+    def document(
+        self, conn: Connection, job: Job, arts: list[Artifact] | None = None
+    ) -> dict[str, Any]:
+        """``build`` over what ``conn`` reads: the job's files and its place in the queue."""
+        if arts is None:
+            arts = store.job_artifacts(conn, job.job_id)
+        return self.build(job, arts, queue_position=store.queue_position(conn, job))
+
+    def documents(self, conn: Connection, jobs: list[Job]) -> list[dict[str, Any]]:
+        """``document`` for many jobs, their files read at once."""
+        arts = store.artifacts_for_jobs(conn, [j.job_id for j in jobs])
+        return [
+            self.build(j, arts[j.job_id], queue_position=store.queue_position(conn, j))
+            for j in jobs
+        ]
+
+    def words(self, job: Job, arts: list[Artifact]) -> PipelineWords:
+        """What the job's pipeline says of itself; a job of several pipelines says little."""
+        names = {a.pipeline for a in arts if a.pipeline} or {job.pipeline or ""}
+        if len(names) != 1:
+            return PipelineWords()
+        p = self.estimates.pipelines.get(names.pop() or "")
         if p is None:
             return PipelineWords()
         return PipelineWords(p.file_types[0] if p.file_types else None, p.complete_message)
@@ -168,18 +176,21 @@ class Tracking:
         if job.claimable and job.status is JobStatus.PENDING:
             with self.ctx.db.read_each() as conn:
                 pos = store.queue_position(conn, job)
-        return status_document(
-            job,
-            arts,
-            self.ctx.clock(),
-            stall_after=self.ctx.settings.stall_after,
-            queue_position=pos,
-            words=self.words(job.pipeline),
-        )
+        return self.build(job, arts, queue_position=pos)
 
     def get_job(self, viewer: User, job_id: str) -> Job:
         with self.ctx.db.read() as conn:
             return self._visible(conn, viewer, job_id)
+
+    def job_document(self, viewer: User, job_id: str) -> dict[str, Any]:
+        with self.ctx.db.read() as conn:
+            return self.document(conn, self._visible(conn, viewer, job_id))
+
+    def documents_by_id(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """job_id -> status document, for the jobs that still exist (live events)."""
+        with self.ctx.db.read() as conn:
+            jobs = [j for jid in job_ids if (j := store.get_job(conn, jid)) is not None]
+            return {d["job_id"]: d for d in self.documents(conn, jobs)}
 
     def status_counts(self, viewer: User) -> dict[str, int]:
         """Jobs the viewer may see, by status: all of them, not a page of them."""
@@ -199,19 +210,7 @@ class Tracking:
             jobs, total = store.list_jobs(
                 conn, viewer, status=status, case_name=case_name, limit=limit, offset=offset
             )
-            arts = store.artifacts_for_jobs(conn, [j.job_id for j in jobs])
-            now = self.ctx.clock()
-            docs = [
-                status_document(
-                    j,
-                    arts[j.job_id],
-                    now,
-                    stall_after=self.ctx.settings.stall_after,
-                    words=self.words(j.pipeline),
-                )
-                for j in jobs
-            ]
-        return docs, total
+            return self.documents(conn, jobs), total
 
     def timeline(self, viewer: User, job_id: str) -> list[HistoryEntry]:
         with self.ctx.db.read() as conn:
@@ -220,103 +219,113 @@ class Tracking:
 
     # --- change ------------------------------------------------------------------------
     def report(self, viewer: User, job_id: str, report: Report) -> tuple[dict[str, Any], bool]:
-        """Apply a status report from the job's owner (an outside reporter, PATCH)."""
-        # Going back to pending from failed is a retry, with the retry button's effects.
-        outcome = self._change(
-            viewer, job_id, lambda job: report, on_retry=self._reset_failed_artifacts
-        )
+        """Apply a status report from the job's owner (an outside reporter, PATCH). Jobs that
+        stagecoach's own workers run take no outside reports."""
+        with self.uow.change(job_id, viewer=viewer) as ch:
+            job = ch.job
+            if job.claimable:
+                raise Conflict(
+                    "this job is run by stagecoach's own workers, which report on it; only "
+                    "jobs created with POST /api/v1/jobs accept status and progress reports. "
+                    "Use cancel or retry to act on it."
+                )
+            outcome = self._apply(job, report, ch.now)
+            ch.set_job(outcome.job)
+            ch.history.extend(outcome.history)
+            ch.new_attempt = outcome.job.attempts != job.attempts
         with self.ctx.db.read() as conn:
-            return self._document(conn, outcome.job), outcome.changed
+            return self.document(conn, ch.job), outcome.changed
 
     def cancel(self, viewer: User, job_id: str) -> dict[str, Any]:
-        def build(job: Job) -> Report:
+        """Cancel a job: every file not done yet stops (a worker running one within 2 s)."""
+        with self.uow.change(job_id, viewer=viewer) as ch:
+            job = ch.job
             if job.status not in (JobStatus.PENDING, JobStatus.PROCESSING):
                 raise Conflict(
                     f"only pending or processing jobs can be cancelled; job is '{job.status}'"
                 )
-            return Report(status=JobStatus.CANCELLED, history_message="cancelled by user")
-
-        outcome = self._change(viewer, job_id, build)
+            outcome = self._apply(
+                job, Report(status=JobStatus.CANCELLED, history_message="cancelled by user"), ch.now
+            )
+            ch.set_job(outcome.job)
+            ch.history.extend(outcome.history)
+            for a in ch.files:
+                if a.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+                    ch.put(a.evolve(status=JobStatus.CANCELLED, stalled=False))
         with self.ctx.db.read() as conn:
-            return self._document(conn, outcome.job)
+            return self.document(conn, ch.job)
 
     def retry(self, viewer: User, job_id: str) -> dict[str, Any]:
-        def build(job: Job) -> Report:
-            if job.status is not JobStatus.FAILED:
-                raise Conflict(f"only failed jobs can be retried; job is '{job.status}'")
-            if job.attempts >= job.max_attempts:
-                raise Conflict(
-                    f"job has used all {job.max_attempts} attempts; upload the file again"
+        """Retry a failed or partly completed job: only its failed files run again; the others
+        keep their results, timings and completion."""
+        with self.uow.change(job_id, viewer=viewer) as ch:
+            job = ch.job
+            if job.claimable and ch.files:
+                self._retry_files(ch)
+            else:
+                ok, why = can_retry(job.status, job.attempts, job.max_attempts, job.outcome)
+                if not ok:
+                    raise Conflict(why)
+                outcome = self._apply(
+                    job,
+                    Report(status=JobStatus.PENDING, history_message="retry requested by user"),
+                    ch.now,
                 )
-            return Report(status=JobStatus.PENDING, history_message="retry requested by user")
-
-        outcome = self._change(viewer, job_id, build, on_retry=self._reset_failed_artifacts)
+                ch.set_job(outcome.job)
+                ch.history.extend(outcome.history)
         with self.ctx.db.read() as conn:
-            return self._document(conn, outcome.job)
+            return self.document(conn, ch.job)
 
-    def _reset_failed_artifacts(self, conn: Connection, job: Job) -> None:
-        # A retry reruns only what failed; completed artifacts keep their results.
-        self.ctx.announce_work(conn)
-        for a in store.job_artifacts(conn, job.job_id):
-            if a.status is not JobStatus.COMPLETED:
-                store.save_artifact(
-                    conn,
-                    a,
-                    a.evolve(
-                        status=JobStatus.PENDING,
-                        error=None,
-                        error_message=None,
-                        progress=0.0 if a.status is not JobStatus.COMPLETED else a.progress,
-                    ),
+    def _retry_files(self, ch: JobChange) -> None:
+        job = ch.job
+        ok, why = can_retry(job.status, 0, 1, job.outcome)
+        if not ok:
+            raise Conflict(why)
+        failed = [a for a in ch.files if a.status in (JobStatus.FAILED, JobStatus.CANCELLED)]
+        again = [a for a in failed if a.attempts < a.max_attempts]
+        if not again:
+            raise Conflict(
+                f"every failed file has used all {job.max_attempts} attempts; upload the file again"
+            )
+        for a in again:
+            ch.put(
+                reset_artifact(a).evolve(
+                    claimable=bool(a.pipeline), queued_at=ch.now, processing_stages={}
                 )
+            )
+        names = ", ".join(a.filename for a in again)
+        ch.note(
+            "retry",
+            f"retry requested by user: {len(again)} file{'s' if len(again) != 1 else ''} "
+            f"again ({names})",
+            status=str(JobStatus.PENDING),
+        )
+        ch.new_attempt = True
 
-    def _change(
-        self,
-        viewer: User,
-        job_id: str,
-        build: Callable[[Job], Report],
-        on_retry: Callable[[Connection, Job], None] | None = None,
-    ) -> Outcome:
-        with self.ctx.db.write() as conn:
-            self._visible(conn, viewer, job_id)
-            job = store.get_job(conn, job_id, for_update=True)
-            assert job is not None
-            report = build(job)
-            now = self.ctx.clock()
-            try:
-                outcome = apply_report(job, report, now)
-            except IllegalTransition as exc:
-                raise Conflict(str(exc)) from exc
-            if outcome.changed:
-                new_attempt = outcome.job.attempts != job.attempts
-                outcome = replace(
-                    outcome,
-                    job=self.estimates.refresh(
-                        conn, outcome.job, new_attempt=new_attempt, shown_at=job.updated_at
-                    ),
-                )
-                store.save_job(conn, job, outcome.job)
-                store.append_history(conn, outcome.history)
-                retried = outcome.job.status is JobStatus.PENDING and job.status is JobStatus.FAILED
-                if retried and on_retry is not None:
-                    on_retry(conn, outcome.job)
-                if (
-                    outcome.job.status is JobStatus.CANCELLED
-                    and job.status is not JobStatus.CANCELLED
-                ):
-                    # Files not done yet will not be; a worker running one stops within 2 s.
-                    for a in store.job_artifacts(conn, job_id):
-                        if a.status in (JobStatus.PENDING, JobStatus.PROCESSING):
-                            store.save_artifact(conn, a, a.evolve(status=JobStatus.CANCELLED))
-                if outcome.history or outcome.job.version != job.version:
-                    store.record_change(conn, outcome.job, now)
-                for h in outcome.history:
-                    log.info(
-                        "job %s",
-                        h.kind,
-                        extra={"job_id": job_id, "status": h.status, "stage": h.stage},
-                    )
-        return outcome
+    def _apply(self, job: Job, report: Report, now: datetime) -> Outcome:
+        try:
+            return apply_report(job, report, now)
+        except IllegalTransition as exc:
+            raise Conflict(str(exc)) from exc
+
+
+def new_artifact(job: Job, f: Mapping[str, Any], position: int, pipeline: str | None) -> Artifact:
+    """A file of ``job`` as it starts: waiting, not yet claimable."""
+    return Artifact(
+        artifact_id=str(uuid.uuid4()),
+        job_id=job.job_id,
+        file_id=f["file_id"],
+        position=position,
+        filename=f["original_name"],
+        file_type=f["type"],
+        status=JobStatus.PENDING,
+        pipeline=pipeline,
+        max_attempts=job.max_attempts,
+        duration_seconds=f.get("duration_seconds"),
+        page_count=f.get("page_count"),
+        row_count=f.get("row_count"),
+        size=f.get("size"),
+    )
 
 
 def error_from_body(body: dict[str, Any] | None) -> JobError | None:

@@ -1,11 +1,12 @@
 """Uploads: receive files as a stream, store them, and start a tracked job.
 
-The job exists from the first file on (pending, stage Uploading, not yet claimable), with
-one artifact per file. Each file goes to storage in chunks under a generated key while its
-size and sha256 are computed; its type is read from its first bytes and its media facts
-(duration, pages, rows) from the stored file. When every file is in, the files are marked
-stored, the job gets its pipeline, planned stages and ``duration_total``, and becomes
-claimable.
+The job exists from the first file on (pending, stage Uploading), with one artifact per
+file, none claimable yet. Each file goes to storage in chunks under a generated key while its
+size and sha256 are computed; its type is read from its first bytes, its media facts
+(duration, pages, rows) from the stored file, and its pipeline from its type (or the one
+asked for, if it takes that type). When every file is in, the files are marked stored, each
+artifact gets its pipeline and planned stages and becomes claimable: each file runs on its
+own, in parallel across worker slots.
 
 Bad input (too large, too many files, empty, wrong or unknown type, an unknown parent)
 leaves nothing behind: no blob, no file record, no job. A client that goes away, or a full
@@ -36,9 +37,8 @@ from stagecoach.domain.errors import (
     upload_interrupted_error,
 )
 from stagecoach.domain.filenames import display_name
-from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.progress import UNIT_FACT
-from stagecoach.domain.records import Job, User
+from stagecoach.domain.records import User
 from stagecoach.domain.status import JobStatus
 from stagecoach.media.detect import ALL_FORMATS, HEAD_BYTES, Format, Rejected, detect
 from stagecoach.media.probe import MediaFacts, probe
@@ -121,6 +121,7 @@ class _Incoming:
     pending: bytearray = field(default_factory=bytearray)
     format: Format | None = None
     facts: MediaFacts | None = None
+    pipeline: str | None = None
     done: bool = False
 
     @property
@@ -198,26 +199,29 @@ class Uploads:
             for r in rows:
                 if r["stored_path"]:
                     self.storage.delete(r["stored_path"])
-            error = upload_interrupted_error()
-            with self.ctx.db.write() as conn:
-                uploads_store.files_failed(conn, [r["file_id"] for r in rows])
-                uploads_store.artifacts_failed(conn, job_id, self.ctx.clock(), error.message)
-                job = jobs_store.get_job(conn, job_id, for_update=True)
-                if job is None or job.status is not JobStatus.PENDING:
-                    continue
-                outcome = apply_report(
-                    job,
-                    Report(
-                        status=JobStatus.FAILED, error=error, history_message="upload abandoned"
-                    ),
-                    self.ctx.clock(),
-                )
-                failed = with_estimate(self.tracking, conn, outcome.job)
-                jobs_store.save_job(conn, job, failed)
-                jobs_store.append_history(conn, outcome.history)
-                jobs_store.record_change(conn, failed, self.ctx.clock())
+            self.fail_upload(
+                job_id, [r["file_id"] for r in rows], upload_interrupted_error(), "upload abandoned"
+            )
             log.warning("abandoned upload failed", extra={"job_id": job_id})
         return len(found)
+
+    def fail_upload(self, job_id: str, file_ids: list[str], error: JobError, why: str) -> None:
+        """An upload that broke off: its files failed with ``error``, so the job fails."""
+        with contextlib.suppress(NotFound), self.tracking.uow.change(job_id) as ch:
+            if ch.job.status is not JobStatus.PENDING:
+                return
+            uploads_store.files_failed(ch.conn, file_ids)
+            for a in ch.files:
+                if a.status is JobStatus.PENDING:
+                    ch.put(
+                        a.evolve(
+                            status=JobStatus.FAILED,
+                            claimable=False,
+                            error=error.to_dict(),
+                            error_message=error.message,
+                        )
+                    )
+            ch.note("status", why, status=str(JobStatus.FAILED))
 
 
 class _Upload:
@@ -295,6 +299,8 @@ class _Upload:
         )
         self.files.append(inc)
         self.current = inc
+        if self.job_id is None:
+            await run_sync(lambda: self.u.tracking.estimates.prepare(queue=True))
         await self._db(lambda c: self._record_start(c, inc))
         inc.writer = await run_sync(self.u.storage.open_write, inc.key)
 
@@ -321,13 +327,20 @@ class _Upload:
                     stages=[UPLOADING],
                     case_name=self.case_name,
                     parent_job_id=self.parent_job_id,
-                    claimable=False,
+                    claimable=True,
                 ),
                 conn=conn,
             )
             self.job_id = doc["job_id"]
         else:
-            uploads_store.add_artifact(conn, self.job_id, inc.file_id, inc.index, inc.name)
+            uploads_store.add_artifact(
+                conn,
+                self.job_id,
+                inc.file_id,
+                inc.index,
+                inc.name,
+                self.u.ctx.settings.max_attempts,
+            )
 
     async def _data(self, data: bytes) -> None:
         inc = self.current
@@ -385,7 +398,21 @@ class _Upload:
             inc.facts = await run_sync(probe, self.u.storage.path(inc.key), fmt)
         except Rejected as exc:
             raise _rejection(inc, exc) from None
+        inc.pipeline = self._pipeline_for(inc)
         inc.done = True
+
+    def _pipeline_for(self, inc: _Incoming) -> str:
+        """The file's own pipeline: the one asked for if it takes this kind of file, else the
+        one for its kind. A file no pipeline takes is refused here, by name."""
+        assert inc.facts is not None
+        found = choose_pipeline(inc.facts.file_type, self.pipeline, self.u.pipelines)
+        if found is None:
+            kinds = sorted({t for p in self.u.pipelines.values() for t in p.file_types})
+            raise UnsupportedMedia(
+                f"{inc.label}: no pipeline here takes {inc.facts.file_type} files; "
+                f"accepted kinds: {', '.join(kinds)}"
+            )
+        return found
 
     # --- the end ----------------------------------------------------------------------------
     async def finish(self) -> dict[str, Any]:
@@ -393,9 +420,16 @@ class _Upload:
             raise Invalid("no files: send one or more files in the 'files' field")
         if self.current is not None or not all(f.done for f in self.files):
             raise Invalid("the multipart body ended inside a file")
+        asked = self.pipeline
+        if asked is not None and all(inc.pipeline != asked for inc in self.files):
+            p = self.u.pipelines[asked]
+            takes = ", ".join(p.accepts or p.file_types)
+            raise UnsupportedMedia(
+                f"pipeline '{asked}' takes {takes} files, and none of the files is one"
+            )
         job_id = self.job_id
         assert job_id is not None
-        await self._db(self._complete)
+        await run_sync(self._complete)
         log.info(
             "upload stored",
             extra={
@@ -406,63 +440,73 @@ class _Upload:
         )
         return await run_sync(self.u.tracking.status, self.owner, job_id)
 
-    def _complete(self, conn: Connection) -> None:
-        pid = self.parent_job_id
-        if pid is not None and jobs_store.get_visible_job(conn, self.owner, pid) is None:
-            raise NotFound(f"parent job {pid} not found")
-        types = [inc.facts.file_type for inc in self.files if inc.facts is not None]
-        pipeline = self.pipeline or choose_pipeline(types)
-        # The job's unit is its pipeline's first stage's (audio seconds, pages, rows, bytes).
-        unit = self.u.pipelines[pipeline].stages[0].unit
-        fact_name = UNIT_FACT.get(unit, "size")
-        amounts: list[float] = []
-        for inc in self.files:
-            f = inc.facts
-            assert f is not None
-            value = inc.size if fact_name == "size" else getattr(f, fact_name)
-            if value is not None:
-                amounts.append(float(value))
-            files_store.complete_file(
-                conn,
-                inc.file_id,
-                type=f.file_type,
-                mime=f.format.mime,
-                size=inc.size,
-                sha256=inc.hasher.hexdigest(),
-                status="stored",
-                duration_seconds=f.duration_seconds,
-                page_count=f.page_count,
-                row_count=f.row_count,
-            )
+    def _complete(self) -> None:
+        """Every file is in: each gets its pipeline and planned stages and becomes claimable;
+        the job gets its unit and total. One unit of work."""
         assert self.job_id is not None
-        uploads_store.set_artifact_types(
-            conn,
-            self.job_id,
-            {inc.file_id: inc.facts.file_type for inc in self.files if inc.facts is not None},
-        )
-        now = self.u.ctx.clock()
-        job = jobs_store.get_job(conn, self.job_id, for_update=True)
-        assert job is not None
-        planned = job.evolve(
-            pipeline=pipeline,
-            stages=[UPLOADING, *self.u.pipelines[pipeline].stage_names],
-            unit=unit,
-            duration_total=round(sum(amounts), 3) if amounts else None,
-            case_name=self.case_name,
-            parent_job_id=self.parent_job_id,
-            claimable=True,
-            updated_at=now,
-            version=job.version + 1,
-        )
-        total = sum(f.size for f in self.files)
-        uploads_store.job_uploaded(
-            conn,
-            job,
-            with_estimate(self.u.tracking, conn, planned),
-            now,
-            message=f"upload complete: {len(self.files)} file(s), {total} bytes",
-        )
-        self.u.ctx.announce_work(conn)
+        pipelines = self.u.pipelines
+        with self.u.tracking.uow.change(self.job_id) as ch:
+            conn = ch.conn
+            pid = self.parent_job_id
+            if pid is not None and jobs_store.get_visible_job(conn, self.owner, pid) is None:
+                raise NotFound(f"parent job {pid} not found")
+            # The job's unit is its first file pipeline's first stage's (audio seconds,
+            # pages, rows, bytes); its total counts the files measured in it.
+            first = self.files[0].pipeline
+            assert first is not None
+            unit = pipelines[first].stages[0].unit
+            fact_name = UNIT_FACT.get(unit, "size")
+            amounts: list[float] = []
+            by_file = {a.file_id: a for a in ch.files}
+            for inc in self.files:
+                f = inc.facts
+                assert f is not None and inc.pipeline is not None
+                pipeline = pipelines[inc.pipeline]
+                if pipeline.stages[0].unit == unit:
+                    value = inc.size if fact_name == "size" else getattr(f, fact_name)
+                    if value is not None:
+                        amounts.append(float(value))
+                files_store.complete_file(
+                    conn,
+                    inc.file_id,
+                    type=f.file_type,
+                    mime=f.format.mime,
+                    size=inc.size,
+                    sha256=inc.hasher.hexdigest(),
+                    status="stored",
+                    duration_seconds=f.duration_seconds,
+                    page_count=f.page_count,
+                    row_count=f.row_count,
+                )
+                a = by_file[inc.file_id]
+                ch.put(
+                    a.evolve(
+                        file_type=f.file_type,
+                        pipeline=pipeline.name,
+                        stages=pipeline.stage_names,
+                        claimable=True,
+                        queued_at=ch.now,
+                        duration_seconds=f.duration_seconds,
+                        page_count=f.page_count,
+                        row_count=f.row_count,
+                        size=inc.size,
+                    )
+                )
+            names = {inc.pipeline for inc in self.files}
+            ch.set_job(
+                ch.job.evolve(
+                    pipeline=names.pop() if len(names) == 1 else None,
+                    unit=unit,
+                    duration_total=round(sum(amounts), 3) if amounts else None,
+                    case_name=self.case_name,
+                    parent_job_id=self.parent_job_id,
+                )
+            )
+            total = sum(f.size for f in self.files)
+            ch.note("uploaded", f"upload complete: {len(self.files)} file(s), {total} bytes")
+            # A fresh estimate from the media facts just stored, not smoothed from the guess
+            # made before the files were known.
+            ch.new_attempt = True
 
     # --- when it goes wrong ---------------------------------------------------------------------
     async def _remove_blobs(self) -> None:
@@ -494,29 +538,27 @@ class _Upload:
         job_id = self.job_id
         ids = [f.file_id for f in self.files]
         try:
-            # Files and artifacts first, so whoever sees the job failed sees them failed too.
-            def files_and_artifacts(c: Connection) -> None:
-                uploads_store.files_failed(c, ids)
-                uploads_store.artifacts_failed(c, job_id, self.u.ctx.clock(), error.message)
-
-            await self._db(files_and_artifacts)
-            report = Report(status=JobStatus.FAILED, error=error, history_message=why)
-            await run_sync(self.u.tracking.report, self.owner, job_id, report)
+            # Files and artifacts with the job, so whoever sees the job failed sees them too.
+            await run_sync(self.u.fail_upload, job_id, ids, error, why)
         except Exception:
             log.exception("could not mark the broken upload's job failed", extra={"job_id": job_id})
         log.warning("upload failed: %s", why, extra={"job_id": job_id})
 
 
-def with_estimate(tracking: Tracking, conn: Connection, job: Job) -> Job:
-    """The job with a fresh time estimate, from the media facts just stored (not smoothed
-    from the guess made before the files were known)."""
-    return tracking.estimates.refresh(conn, job, new_attempt=True)
-
-
-def choose_pipeline(file_types: list[str]) -> str:
-    """The pipeline for the job's files: the most common one among them, the first on a tie."""
-    names = [pipeline_for_file_type(t) for t in file_types]
-    return max(names, key=lambda n: (names.count(n), -names.index(n)))
+def choose_pipeline(
+    file_type: str, asked: str | None, pipelines: Mapping[str, Pipeline]
+) -> str | None:
+    """A file's pipeline: the one asked for when it takes this kind of file, else the one for
+    the kind, else any that takes it; None when none does."""
+    if asked is not None and asked in pipelines and pipelines[asked].takes(file_type):
+        return asked
+    default = pipeline_for_file_type(file_type)
+    if default in pipelines and file_type in pipelines[default].file_types:
+        return default
+    for p in pipelines.values():
+        if file_type in p.file_types:
+            return p.name
+    return None
 
 
 def _rejection(inc: _Incoming, exc: Rejected) -> ServiceError:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, Role, User
 from stagecoach.domain.status import JobStatus
 from stagecoach.store.accounts import visible_owner_clause
-from stagecoach.store.tables import artifacts, job_events, job_history, jobs
+from stagecoach.store.tables import artifacts, files, job_events, job_history, jobs
 
 NOTIFY_CHANNEL = "stagecoach_jobs"
 _JOB_COLS = [c.name for c in jobs.columns]
@@ -28,6 +28,9 @@ def insert_job(conn: Connection, job: Job) -> None:
 
 
 def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job | None:
+    """``for_update``: lock the job row for this transaction (PostgreSQL; SQLite's write
+    transaction holds the whole database). Every writer of a job or its files locks the
+    job first, so its files' writes are serialised by it."""
     q = sa.select(jobs).where(jobs.c.job_id == job_id)
     if for_update and conn.dialect.name != "sqlite":
         q = q.with_for_update()
@@ -44,8 +47,18 @@ VISIBLE_JOB = {
     )
     for role in Role
 }
+# An artifact is read with its file's media facts, which its estimate needs.
+ARTIFACT_COLUMNS = (
+    *artifacts.columns,
+    files.c.duration_seconds,
+    files.c.page_count,
+    files.c.row_count,
+    files.c.size,
+)
+ARTIFACTS_WITH_FACTS = artifacts.outerjoin(files, files.c.file_id == artifacts.c.file_id)
 JOB_ARTIFACTS = (
-    sa.select(artifacts)
+    sa.select(*ARTIFACT_COLUMNS)
+    .select_from(ARTIFACTS_WITH_FACTS)
     .where(artifacts.c.job_id == sa.bindparam("job_id"))
     .order_by(artifacts.c.position)
 )
@@ -122,7 +135,8 @@ def artifacts_for_jobs(conn: Connection, job_ids: list[str]) -> dict[str, list[A
     if not job_ids:
         return out
     rows = conn.execute(
-        sa.select(artifacts)
+        sa.select(*ARTIFACT_COLUMNS)
+        .select_from(ARTIFACTS_WITH_FACTS)
         .where(artifacts.c.job_id.in_(job_ids))
         .order_by(artifacts.c.job_id, artifacts.c.position)
     ).mappings()
@@ -131,15 +145,23 @@ def artifacts_for_jobs(conn: Connection, job_ids: list[str]) -> dict[str, list[A
     return out
 
 
-def save_artifact(conn: Connection, old: Artifact, new: Artifact) -> None:
-    cols = [c.name for c in artifacts.columns]
-    changed = {k: getattr(new, k) for k in cols if getattr(old, k) != getattr(new, k)}
+_ARTIFACT_COLS = [c.name for c in artifacts.columns]
+
+
+def save_artifact(conn: Connection, old: Artifact, new: Artifact, token: int | None = None) -> bool:
+    """Write the fields that differ; with ``token``, only while the artifact still carries
+    that fencing token (False when it no longer does)."""
+    changed = {k: getattr(new, k) for k in _ARTIFACT_COLS if getattr(old, k) != getattr(new, k)}
     if "status" in changed:
         changed["status"] = str(new.status)
-    if changed:
-        conn.execute(
-            artifacts.update().where(artifacts.c.artifact_id == new.artifact_id).values(**changed)
-        )
+    if not changed and token is None:
+        return True
+    where = [artifacts.c.artifact_id == new.artifact_id]
+    if token is not None:
+        where.append(artifacts.c.lease_token == token)
+        changed = changed or {"lease_token": token}  # still checks the fence
+    res = conn.execute(artifacts.update().where(*where).values(**changed))
+    return res.rowcount == 1
 
 
 def append_history(conn: Connection, entries: list[HistoryEntry]) -> None:
@@ -182,37 +204,25 @@ def record_change(conn: Connection, job: Job, now: datetime) -> int:
 
 
 def queue_position(conn: Connection, job: Job) -> int | None:
-    """1 for the next pending job of its pipeline to be claimed."""
-    if job.status is not JobStatus.PENDING or job.pipeline is None:
+    """1 when the job's files are the next to be claimed: jobs with files queued before its
+    own first waiting file, plus one."""
+    if job.status is not JobStatus.PENDING or not job.claimable:
         return None
-    ahead = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(jobs)
+    mine = (
+        sa.select(sa.func.min(artifacts.c.queued_at))
         .where(
-            jobs.c.status == "pending",
-            jobs.c.claimable.is_(True),
-            jobs.c.created_at < job.created_at,
+            artifacts.c.job_id == job.job_id,
+            artifacts.c.status == "pending",
+            artifacts.c.claimable.is_(True),
+        )
+        .scalar_subquery()
+    )
+    ahead = conn.execute(
+        sa.select(sa.func.count(sa.distinct(artifacts.c.job_id))).where(
+            artifacts.c.status == "pending",
+            artifacts.c.claimable.is_(True),
+            artifacts.c.job_id != job.job_id,
+            artifacts.c.queued_at < mine,
         )
     ).scalar_one()
     return int(ahead) + 1
-
-
-def running_jobs(conn: Connection) -> list[Job]:
-    rows = conn.execute(
-        sa.select(jobs).where(jobs.c.status == "processing", jobs.c.claimable.is_(True))
-    ).mappings()
-    return [Job.from_row(r) for r in rows]
-
-
-def pending_ahead(conn: Connection, job: Job, *, limit: int) -> list[Job]:
-    rows = conn.execute(
-        sa.select(jobs)
-        .where(
-            jobs.c.status == "pending",
-            jobs.c.claimable.is_(True),
-            jobs.c.created_at < job.created_at,
-        )
-        .order_by(jobs.c.created_at)
-        .limit(limit)
-    ).mappings()
-    return [Job.from_row(r) for r in rows]

@@ -27,29 +27,29 @@ def jobs_by_status(conn: Connection) -> dict[str, int]:
 
 
 def queue_depth(conn: Connection, now: datetime) -> dict[str, int]:
-    pending = sa.and_(
-        jobs.c.status == "pending", jobs.c.claimable.is_(True), jobs.c.expired_at.is_(None)
-    )
+    """Files waiting to be claimed: ready now, or waiting out a retry's backoff."""
+    pending = sa.and_(artifacts.c.status == "pending", artifacts.c.claimable.is_(True))
     ready = conn.execute(
         sa.select(sa.func.count())
-        .select_from(jobs)
-        .where(pending, sa.or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now))
+        .select_from(artifacts)
+        .where(pending, sa.or_(artifacts.c.run_after.is_(None), artifacts.c.run_after <= now))
     ).scalar_one()
     waiting = conn.execute(
-        sa.select(sa.func.count()).select_from(jobs).where(pending, jobs.c.run_after > now)
+        sa.select(sa.func.count())
+        .select_from(artifacts)
+        .where(pending, artifacts.c.run_after > now)
     ).scalar_one()
     stalled = conn.execute(
         sa.select(sa.func.count())
-        .select_from(jobs)
-        .where(jobs.c.status == "processing", jobs.c.stalled.is_(True))
+        .select_from(artifacts)
+        .where(artifacts.c.status == "processing", artifacts.c.stalled.is_(True))
     ).scalar_one()
     return {"ready": int(ready), "waiting_retry": int(waiting), "stalled": int(stalled)}
 
 
 def recent_stage_timings(conn: Connection, limit: int = 5000) -> list[dict[str, Any]]:
     rows = conn.execute(
-        sa.select(jobs.c.pipeline, artifacts.c.processing_stages)
-        .select_from(artifacts.join(jobs, jobs.c.job_id == artifacts.c.job_id))
+        sa.select(artifacts.c.pipeline, artifacts.c.processing_stages)
         .where(artifacts.c.completed_at.is_not(None))
         .order_by(artifacts.c.completed_at.desc())
         .limit(limit)

@@ -1,8 +1,8 @@
-"""SQL of the durable queue: claim, fenced writes, expired leases, stalls, retention, counters.
+"""SQL of the durable queue: claim, leases, expired leases, stalls, retention, counters.
 
-A worker holds a job by its fencing token (``lease_token``). Every write it makes names the
-token in its WHERE clause: once the job was requeued or taken over, the write matches no
-row and the worker knows it lost the job.
+The unit of work is the artifact (one file of a job). A worker holds an artifact by its
+fencing token (``lease_token``); every write it makes names the token, so once the artifact
+was requeued or taken over, the write matches no row and the worker knows it lost it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stagecoach.domain.records import Artifact, Job
-from stagecoach.store.jobs import _job_values
+from stagecoach.store.jobs import ARTIFACT_COLUMNS, ARTIFACTS_WITH_FACTS
 from stagecoach.store.tables import (
     artifacts,
     files,
@@ -27,152 +27,157 @@ from stagecoach.store.tables import (
 )
 
 
-def claim_candidate(
-    conn: Connection, pipelines: Iterable[str], now: datetime, *, lock: bool = True
-) -> Job | None:
-    """The oldest runnable pending job of one of ``pipelines``, locked for this transaction.
+def _runnable(names: list[str], now: datetime) -> list[Any]:
+    return [
+        artifacts.c.status == "pending",
+        artifacts.c.claimable.is_(True),
+        artifacts.c.pipeline.in_(names),
+        sa.or_(artifacts.c.run_after.is_(None), artifacts.c.run_after <= now),
+    ]
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent claimers take different jobs.
-    SQLite: the caller's ``BEGIN IMMEDIATE`` already serialises claimers.
+
+def has_claimable(conn: Connection, pipelines: Iterable[str], now: datetime) -> bool:
+    """Whether any file waits to be claimed, looked at without a lock."""
+    names = list(pipelines)
+    if not names:
+        return False
+    q = sa.select(artifacts.c.artifact_id).where(*_runnable(names, now)).limit(1)
+    return conn.execute(q).first() is not None
+
+
+def claim_candidate(
+    conn: Connection, pipelines: Iterable[str], now: datetime
+) -> tuple[Artifact, Job] | None:
+    """The oldest runnable waiting file of one of ``pipelines`` and its job, both locked.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` over the file and its job, so concurrent claimers
+    take different files and never wait on a job another writer holds (every other writer
+    locks the job first, then its files: no lock cycle). SQLite: the caller's
+    ``BEGIN IMMEDIATE`` already serialises claimers.
     """
     names = list(pipelines)
     if not names:
         return None
     q = (
-        sa.select(jobs)
-        .where(
-            jobs.c.status == "pending",
-            jobs.c.claimable.is_(True),
-            jobs.c.expired_at.is_(None),
-            jobs.c.pipeline.in_(names),
-            sa.or_(jobs.c.run_after.is_(None), jobs.c.run_after <= now),
-        )
-        .order_by(jobs.c.created_at, jobs.c.job_id)
+        sa.select(*ARTIFACT_COLUMNS)
+        .select_from(ARTIFACTS_WITH_FACTS)
+        .where(*_runnable(names, now))
+        .order_by(artifacts.c.queued_at, artifacts.c.position)
         .limit(1)
     )
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    row = conn.execute(q).mappings().first()
-    return Job.from_row(row) if row else None
-
-
-def lock_job(conn: Connection, job_id: str) -> Job | None:
-    q = sa.select(jobs).where(jobs.c.job_id == job_id)
     if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
+        q = (
+            sa.select(*artifacts.columns, *[c.label(f"job__{c.name}") for c in jobs.columns])
+            .select_from(artifacts.join(jobs, jobs.c.job_id == artifacts.c.job_id))
+            .where(*_runnable(names, now))
+            .order_by(artifacts.c.queued_at, artifacts.c.position)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        row = conn.execute(q).mappings().first()
+        if row is None:
+            return None
+        job = Job.from_row({k[5:]: v for k, v in row.items() if k.startswith("job__")})
+        art = Artifact.from_row({k: v for k, v in row.items() if not k.startswith("job__")})
+        return art, job
     row = conn.execute(q).mappings().first()
-    return Job.from_row(row) if row else None
-
-
-def save_job_fenced(conn: Connection, old: Job, new: Job, token: int) -> bool:
-    """Write the changed fields only if the job still carries ``token``; False otherwise."""
-    changed = {k: v for k, v in _job_values(new).items() if getattr(old, k) != v}
-    if "status" in changed:
-        changed["status"] = str(new.status)
-    if not changed:
-        changed = {"lease_token": token}  # still checks the fence
-    res = conn.execute(
-        jobs.update()
-        .where(jobs.c.job_id == new.job_id, jobs.c.lease_token == token)
-        .values(**changed)
-    )
-    return res.rowcount == 1
+    if row is None:
+        return None
+    art = Artifact.from_row(row)
+    jrow = conn.execute(sa.select(jobs).where(jobs.c.job_id == art.job_id)).mappings().first()
+    assert jrow is not None
+    return art, Job.from_row(jrow)
 
 
 def renew_lease(
-    conn: Connection, job_id: str, token: int, worker_id: str, expires_at: datetime
+    conn: Connection, artifact_id: str, token: int, worker_id: str, expires_at: datetime
 ) -> bool:
     res = conn.execute(
-        jobs.update()
+        artifacts.update()
         .where(
-            jobs.c.job_id == job_id,
-            jobs.c.lease_token == token,
-            jobs.c.worker_id == worker_id,
-            jobs.c.status == "processing",
+            artifacts.c.artifact_id == artifact_id,
+            artifacts.c.lease_token == token,
+            artifacts.c.worker_id == worker_id,
+            artifacts.c.status == "processing",
         )
         .values(lease_expires_at=expires_at)
     )
     return res.rowcount == 1
 
 
-def lease_states(conn: Connection, job_ids: list[str]) -> dict[str, tuple[str, int]]:
-    """job_id -> (status, lease_token), read without locks (the cancel poll)."""
-    if not job_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(jobs.c.job_id, jobs.c.status, jobs.c.lease_token).where(
-            jobs.c.job_id.in_(job_ids)
-        )
-    )
-    return {r.job_id: (r.status, int(r.lease_token)) for r in rows}
-
-
-def release_lease(conn: Connection, job_id: str, token: int) -> bool:
-    """Forget the worker of a job that ended outside it (a cancel)."""
-    res = conn.execute(
-        jobs.update()
-        .where(jobs.c.job_id == job_id, jobs.c.lease_token == token)
-        .values(worker_id=None, lease_expires_at=None)
-    )
-    return res.rowcount == 1
-
-
-def expired_lease_ids(conn: Connection, now: datetime, limit: int = 100) -> list[str]:
-    rows = conn.execute(
-        sa.select(jobs.c.job_id)
-        .where(jobs.c.status == "processing", jobs.c.lease_expires_at < now)
-        .order_by(jobs.c.lease_expires_at)
-        .limit(limit)
-    )
-    return [r.job_id for r in rows]
-
-
-def silent_job_ids(
-    conn: Connection, quiet_since: datetime, now: datetime, limit: int = 100
-) -> list[str]:
-    """Processing jobs with a live lease and no progress since ``quiet_since``, not yet flagged."""
-    rows = conn.execute(
-        sa.select(jobs.c.job_id)
-        .where(
-            jobs.c.status == "processing",
-            jobs.c.stalled.is_(False),
-            jobs.c.last_progress_at < quiet_since,
-            jobs.c.lease_expires_at >= now,
-        )
-        .limit(limit)
-    )
-    return [r.job_id for r in rows]
-
-
-def save_artifact_fenced(conn: Connection, old: Artifact, new: Artifact) -> None:
-    """The caller has checked the job's fence inside this transaction."""
-    changed = {
-        k: getattr(new, k)
-        for k in (c.name for c in artifacts.columns)
-        if getattr(old, k) != getattr(new, k)
+def renew_leases(
+    conn: Connection, leases: dict[str, int], worker_id: str, expires_at: datetime
+) -> set[str]:
+    """Renew every lease this worker still holds, in one statement per lease; the ids renewed."""
+    return {
+        aid for aid, token in leases.items() if renew_lease(conn, aid, token, worker_id, expires_at)
     }
-    if "status" in changed:
-        changed["status"] = str(new.status)
-    if changed:
-        conn.execute(
-            artifacts.update().where(artifacts.c.artifact_id == new.artifact_id).values(**changed)
-        )
 
 
-def get_artifact(conn: Connection, artifact_id: str) -> Artifact | None:
-    row = (
-        conn.execute(sa.select(artifacts).where(artifacts.c.artifact_id == artifact_id))
-        .mappings()
-        .first()
-    )
-    return Artifact.from_row(row) if row else None
-
-
-def file_rows(conn: Connection, file_ids: list[str]) -> dict[str, Any]:
-    if not file_ids:
+def lease_states(conn: Connection, artifact_ids: list[str]) -> dict[str, tuple[str, int]]:
+    """artifact_id -> (status, lease_token), read without locks (the cancel poll)."""
+    if not artifact_ids:
         return {}
-    rows = conn.execute(sa.select(files).where(files.c.file_id.in_(file_ids))).mappings()
-    return {r["file_id"]: dict(r) for r in rows}
+    rows = conn.execute(
+        sa.select(artifacts.c.artifact_id, artifacts.c.status, artifacts.c.lease_token).where(
+            artifacts.c.artifact_id.in_(artifact_ids)
+        )
+    )
+    return {r.artifact_id: (r.status, int(r.lease_token)) for r in rows}
+
+
+def expired_leases(conn: Connection, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+    """(job_id, artifact_id) of files whose worker stopped renewing its lease."""
+    rows = conn.execute(
+        sa.select(artifacts.c.job_id, artifacts.c.artifact_id)
+        .where(artifacts.c.status == "processing", artifacts.c.lease_expires_at < now)
+        .order_by(artifacts.c.lease_expires_at)
+        .limit(limit)
+    )
+    return [(r.job_id, r.artifact_id) for r in rows]
+
+
+def silent_artifacts(
+    conn: Connection, quiet_since: datetime, now: datetime, limit: int = 100
+) -> list[tuple[str, str]]:
+    """(job_id, artifact_id) of files processing under a live lease with no progress since
+    ``quiet_since``, not yet flagged."""
+    rows = conn.execute(
+        sa.select(artifacts.c.job_id, artifacts.c.artifact_id)
+        .where(
+            artifacts.c.status == "processing",
+            artifacts.c.stalled.is_(False),
+            artifacts.c.last_progress_at < quiet_since,
+            artifacts.c.lease_expires_at >= now,
+        )
+        .limit(limit)
+    )
+    return [(r.job_id, r.artifact_id) for r in rows]
+
+
+def file_row(conn: Connection, file_id: str | None) -> dict[str, Any] | None:
+    if file_id is None:
+        return None
+    row = conn.execute(sa.select(files).where(files.c.file_id == file_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def queue_snapshot(conn: Connection, limit: int = 200) -> tuple[list[Artifact], list[Artifact]]:
+    """What the queue-wait estimate needs: the files processing, and the first ``limit``
+    waiting to be claimed, in claim order."""
+    running = conn.execute(
+        sa.select(*ARTIFACT_COLUMNS)
+        .select_from(ARTIFACTS_WITH_FACTS)
+        .where(artifacts.c.status == "processing", artifacts.c.claimable.is_(True))
+    ).mappings()
+    waiting = conn.execute(
+        sa.select(*ARTIFACT_COLUMNS)
+        .select_from(ARTIFACTS_WITH_FACTS)
+        .where(artifacts.c.status == "pending", artifacts.c.claimable.is_(True))
+        .order_by(artifacts.c.queued_at, artifacts.c.position)
+        .limit(limit)
+    ).mappings()
+    return [Artifact.from_row(r) for r in running], [Artifact.from_row(r) for r in waiting]
 
 
 # --- results -----------------------------------------------------------------------------
@@ -261,23 +266,16 @@ def files_only_in(conn: Connection, job_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def expire_job(conn: Connection, job_id: str, now: datetime, file_ids: list[str]) -> None:
+def expire_details(conn: Connection, job_id: str, file_ids: list[str]) -> None:
+    """Retention: a job's timeline, results and stored files go (its row is the caller's)."""
     conn.execute(job_history.delete().where(job_history.c.job_id == job_id))
     conn.execute(results.delete().where(results.c.job_id == job_id))
-    conn.execute(
-        artifacts.update().where(artifacts.c.job_id == job_id).values(stage_units={}, error=None)
-    )
     if file_ids:
         conn.execute(
             files.update()
             .where(files.c.file_id.in_(file_ids))
             .values(status="expired", stored_path=None)
         )
-    conn.execute(
-        jobs.update()
-        .where(jobs.c.job_id == job_id, jobs.c.expired_at.is_(None))
-        .values(expired_at=now, updated_at=now, version=jobs.c.version + 1)
-    )
 
 
 def prune_change_feed(conn: Connection, before: datetime) -> int:

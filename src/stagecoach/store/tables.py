@@ -93,7 +93,8 @@ jobs = sa.Table(
     _id("job_id", primary_key=True),
     _id("owner_id", sa.ForeignKey("users.user_id"), nullable=False),
     sa.Column("pipeline", sa.String(64), nullable=True),
-    # Workers claim only claimable jobs; a job made by POST /jobs is reported on from outside.
+    # True: stagecoach's workers run the job's files (an upload); False: a job made by
+    # POST /jobs, reported on from outside.
     sa.Column("claimable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("current_stage", sa.String(64), nullable=True),
@@ -120,15 +121,11 @@ jobs = sa.Table(
     sa.Column("estimated_completion", UTCDateTime, nullable=True),
     sa.Column("eta_low", UTCDateTime, nullable=True),
     sa.Column("eta_high", UTCDateTime, nullable=True),
-    # queue and lease
-    sa.Column("run_after", UTCDateTime, nullable=True),  # backoff before a retry may be claimed
-    _id("worker_id", nullable=True),
-    sa.Column("lease_token", sa.BigInteger, nullable=False, server_default="0"),  # fencing
-    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    # complete | partial, once completed: partial when some of its files failed
+    sa.Column("outcome", sa.String(16), nullable=True),
     sa.Column("expired_at", UTCDateTime, nullable=True),  # retention removed its details
     sa.Index("ix_jobs_owner_status", "owner_id", "status", "created_at"),
     sa.Index("ix_jobs_queue", "status", "claimable", "created_at"),
-    sa.Index("ix_jobs_lease", "status", "lease_expires_at"),
 )
 
 artifacts = sa.Table(
@@ -149,6 +146,21 @@ artifacts = sa.Table(
     sa.Column("completed_at", UTCDateTime, nullable=True),
     sa.Column("error", sa.JSON, nullable=True),
     sa.Column("error_message", sa.String(1024), nullable=True),
+    # An artifact is the unit of work: its own pipeline, attempts, lease and fence.
+    sa.Column("pipeline", sa.String(64), nullable=True),
+    sa.Column("stages", sa.JSON, nullable=False, server_default="[]"),  # planned stage names
+    sa.Column("claimable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("queued_at", UTCDateTime, nullable=True),  # claim order
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("run_after", UTCDateTime, nullable=True),  # backoff before a retry may be claimed
+    _id("worker_id", nullable=True),
+    sa.Column("lease_token", sa.BigInteger, nullable=False, server_default="0"),  # fencing
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("last_progress_at", UTCDateTime, nullable=True),
+    sa.Column("stalled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_artifacts_queue", "status", "claimable", "queued_at"),
+    sa.Index("ix_artifacts_lease", "status", "lease_expires_at"),
 )
 
 job_history = sa.Table(

@@ -8,13 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.records import Artifact, HistoryEntry, Job
+from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store.tables import artifacts, files, job_events, job_history, jobs
 
 
-def add_artifact(conn: Connection, job_id: str, file_id: str, position: int, name: str) -> None:
+def add_artifact(
+    conn: Connection, job_id: str, file_id: str, position: int, name: str, max_attempts: int
+) -> None:
     jobs_store.insert_artifact(
         conn,
         Artifact(
@@ -25,38 +27,9 @@ def add_artifact(conn: Connection, job_id: str, file_id: str, position: int, nam
             filename=name,
             file_type="other",
             status=JobStatus.PENDING,
+            max_attempts=max_attempts,
         ),
     )
-
-
-def set_artifact_types(conn: Connection, job_id: str, types: dict[str, str]) -> None:
-    for file_id, file_type in types.items():
-        conn.execute(
-            artifacts.update()
-            .where(artifacts.c.job_id == job_id, artifacts.c.file_id == file_id)
-            .values(file_type=file_type)
-        )
-
-
-def job_uploaded(conn: Connection, old: Job, new: Job, now: datetime, message: str) -> None:
-    """Every file is in: write the job's plan (claimable by workers from now on), a timeline
-    entry and a change-feed row. The caller holds the job's lock."""
-    jobs_store.save_job(conn, old, new)
-    jobs_store.append_history(
-        conn,
-        [
-            HistoryEntry(
-                job_id=new.job_id,
-                at=now,
-                kind="uploaded",
-                status=str(new.status),
-                stage=new.current_stage,
-                attempt=new.attempts,
-                message=message,
-            )
-        ],
-    )
-    jobs_store.record_change(conn, new, now)
 
 
 def files_failed(conn: Connection, file_ids: list[str]) -> None:
@@ -64,14 +37,6 @@ def files_failed(conn: Connection, file_ids: list[str]) -> None:
         files.update()
         .where(files.c.file_id.in_(file_ids))
         .values(status="failed", stored_path=None)
-    )
-
-
-def artifacts_failed(conn: Connection, job_id: str, now: datetime, message: str) -> None:
-    conn.execute(
-        artifacts.update()
-        .where(artifacts.c.job_id == job_id, artifacts.c.status == str(JobStatus.PENDING))
-        .values(status=str(JobStatus.FAILED), completed_at=now, error_message=message)
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -99,7 +100,13 @@ MAX_TASKS = 200
 
 def host_main(tasks: Any, conn: Any, abort: Any) -> None:
     """Process entry point (module-level so forkserver/spawn can import it): run the
-    artifacts the worker sends, one at a time, until it sends None or goes away."""
+    artifacts the worker sends, one at a time, until it sends None or goes away.
+
+    SIGTERM and SIGINT are ignored: systemd and ``docker stop`` signal the server's whole
+    process group, and the worker, not its stage host, decides what a stop means (it hands
+    the file back to the queue, then ends this process)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     while True:
         try:
@@ -174,10 +181,7 @@ class StageHost:
                 self.tasks.send(None)
                 self.proc.join(grace)
             if self.proc.is_alive():
-                self.proc.terminate()
-                self.proc.join(0.5)
-            if self.proc.is_alive():
-                self.proc.kill()
+                self.proc.kill()  # it ignores SIGTERM (see host_main)
             self.proc.join(5)
         for c in (self.tasks, self.results):
             with contextlib.suppress(OSError):

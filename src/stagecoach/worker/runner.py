@@ -1,5 +1,5 @@
-"""One claimed job, run by one thread of the worker: each artifact in its own child process,
-its reports relayed to the database coalesced (at most one write per job per
+"""One claimed file (artifact), run by one thread of the worker in a stage host process, its
+reports relayed to the database coalesced (at most one write per file per
 ``progress_write_interval``, always at stage boundaries)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from stagecoach.domain import queue_rules as rules
 from stagecoach.domain.contract import iso
 from stagecoach.domain.errors import ErrorCategory, JobError
 from stagecoach.domain.records import Artifact
-from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import ArtifactInput, Pipeline
 from stagecoach.services.estimates import stage_options
+from stagecoach.services.housekeeping import remove_work_dirs, work_dir_name
 from stagecoach.services.queue import Claim, LeaseLost, ResultFile
 from stagecoach.worker.child import StageHost, StageSpec
 
@@ -32,22 +32,30 @@ _ENDS = ("done", "error", "exception")
 
 
 class Stop(Exception):
-    """The job must stop here: cancelled, lost, or the worker is shutting down."""
+    """The file must stop here: cancelled, lost, or the worker is shutting down."""
 
 
-class JobRunner:
+class FileRunner:
+    """One claimed file (artifact), run by one thread of the worker through its pipeline's
+    stages in a stage host process."""
+
     def __init__(self, worker: Worker, claim: Claim, pipeline: Pipeline) -> None:
         self.worker = worker
         self.queue = worker.queue
         self.claim = claim
         self.job_id = claim.job.job_id
+        self.artifact_id = claim.artifact.artifact_id
         self.token = claim.token
         self.pipeline = pipeline
         self.state = "ok"  # set by the worker's monitor: cancelled | lost | stopping
         self.changed = threading.Event()
         self.interval = worker.settings.progress_write_interval
-        self.work_root = worker.settings.data_dir / "work" / f"{self.job_id}-{self.token}"
-        self.thread = threading.Thread(target=self.run, name=f"job-{self.job_id[:8]}", daemon=True)
+        self.work_root = (
+            worker.settings.data_dir / "work" / work_dir_name(self.artifact_id, self.token)
+        )
+        self.thread = threading.Thread(
+            target=self.run, name=f"file-{self.artifact_id[:8]}", daemon=True
+        )
         self.progress_calls = 0  # reporter calls relayed (the benchmark reads it)
 
     def set_state(self, state: str) -> None:
@@ -55,20 +63,21 @@ class JobRunner:
             self.state = state
             self.changed.set()
 
-    # --- the job -----------------------------------------------------------------------
+    # --- the file ----------------------------------------------------------------------
     def run(self) -> None:
         try:
-            for art in self.claim.artifacts:
-                self._check()
-                self.run_artifact(art)
+            # A worker killed mid-stage left its scratch files here; they go now.
+            remove_work_dirs(self.worker.settings.data_dir, self.artifact_id)
             self._check()
-            self.queue.end_attempt(self.job_id, self.token, self.pipeline.complete_message)
+            self.run_artifact(self.claim.artifact)
         except (Stop, LeaseLost) as exc:
             reason = exc.reason if isinstance(exc, LeaseLost) else self.state
             self._stopped(reason)
         except Exception:
-            log.exception("job runner failed", extra={"job_id": self.job_id})
-            # The lease is left to expire: the job is requeued by a scan, attempt counted.
+            log.exception(
+                "file runner failed", extra={"job_id": self.job_id, "artifact_id": self.artifact_id}
+            )
+            # The lease is left to expire: the file is requeued by a scan, attempt counted.
         finally:
             shutil.rmtree(self.work_root, ignore_errors=True)
             self.worker.runner_done(self)
@@ -79,34 +88,25 @@ class JobRunner:
 
     def _stopped(self, reason: str) -> None:
         if reason == "cancelled":
-            self.queue.settle_cancelled(self.job_id, self.token)
+            self.queue.settle_cancelled(self.job_id, self.artifact_id, self.token)
         elif reason == "stopping":
-            self.queue.release(self.job_id, self.token)
+            self.queue.release(self.job_id, self.artifact_id, self.token)
         else:
             log.warning(
-                "job abandoned: lease lost",
-                extra={"job_id": self.job_id, "lease_token": self.token},
+                "file abandoned: lease lost",
+                extra={
+                    "job_id": self.job_id,
+                    "artifact_id": self.artifact_id,
+                    "lease_token": self.token,
+                },
             )
 
-    # --- one artifact ------------------------------------------------------------------
     def run_artifact(self, art: Artifact) -> None:
-        now = self.worker.clock()
         specs = [StageSpec(s.name, s.unit, s.run, s.total) for s in self.pipeline.stages]
-        art = art.evolve(
-            status=JobStatus.PROCESSING,
-            current_stage=specs[0].name if specs else None,
-            progress=0.0,
-            stage_units={},
-            processing_stages={},
-            started_at=now,
-            completed_at=None,
-            error=None,
-            error_message=None,
-        )
         # Written with the first stage boundary, one transaction fewer per file.
         inp = self._input(art)
         if isinstance(inp, JobError):
-            self._fail(art, inp)
+            self._finish(art, error=inp)
             return
         host = self.worker.acquire_host()
         relay = _Relay(self, art, specs)
@@ -124,13 +124,10 @@ class JobRunner:
                 for p in sorted(inp.results_dir.iterdir())
                 if p.is_file()
             ]
-            done = relay.art.evolve(
-                status=JobStatus.COMPLETED, progress=100.0, completed_at=self.worker.clock()
-            )
-            self._write(done, results=results, note=f"{art.filename}: completed", final=True)
+            self._finish(relay.art, results=results)
         else:
             assert relay.error is not None
-            self._fail(relay.art, relay.error)
+            self._finish(relay.art, error=relay.error)
 
     def _pump(self, host: StageHost, relay: _Relay) -> None:
         while True:
@@ -156,41 +153,44 @@ class JobRunner:
                 return
             relay.flush_if_due()
 
-    def _fail(self, art: Artifact, error: JobError) -> None:
-        failed = art.evolve(
-            status=JobStatus.FAILED,
-            error=error.to_dict(),
-            error_message=error.message,
-            completed_at=None,
-        )
-        self._write(failed, note=f"{art.filename}: {error.message}", final=True)
-        log.warning(
-            "artifact failed",
-            extra={
-                "job_id": self.job_id,
-                "artifact_id": art.artifact_id,
-                "error": error.code,
-                "retryable": error.retryable,
-            },
-        )
-
-    def _write(
+    def _finish(
         self,
         art: Artifact,
         *,
-        message: str | None = None,
+        error: JobError | None = None,
         results: list[ResultFile] | None = None,
-        note: str | None = None,
-        final: bool = False,
     ) -> None:
-        """A fenced write; transient database errors are retried for boundary writes and
+        """The final write of the attempt, retried on transient database errors."""
+        if error is not None:
+            log.warning(
+                "artifact failed",
+                extra={
+                    "job_id": self.job_id,
+                    "artifact_id": art.artifact_id,
+                    "error": error.code,
+                    "retryable": error.retryable,
+                },
+            )
+        for i in range(5):
+            try:
+                self.queue.finish_artifact(
+                    self.job_id, self.token, art, error=error, results=results
+                )
+                return
+            except LeaseLost:
+                raise
+            except Exception:
+                log.exception("final write failed", extra={"job_id": self.job_id})
+                time.sleep(min(2.0, 0.2 * 2**i))
+        raise Stop("lost")
+
+    def _write(self, art: Artifact, *, message: str | None = None, note: str | None = None) -> None:
+        """A progress write; a transient database error is retried for a stage boundary and
         skipped for progress (the next report carries the same information)."""
-        attempts = 5 if (final or note) else 1
+        attempts = 5 if note else 1
         for i in range(attempts):
             try:
-                self.queue.write_artifact(
-                    self.job_id, self.token, art, message=message, results=results, note=note
-                )
+                self.queue.write_artifact(self.job_id, self.token, art, message=message, note=note)
                 return
             except LeaseLost:
                 raise
@@ -198,11 +198,9 @@ class JobRunner:
                 log.exception("progress write failed", extra={"job_id": self.job_id})
                 if i + 1 < attempts:
                     time.sleep(min(2.0, 0.2 * 2**i))
-        if final:
-            raise Stop("lost")
 
     def _input(self, art: Artifact) -> ArtifactInput | JobError:
-        f = self.claim.files.get(art.file_id or "")
+        f = self.claim.file
         path = None
         if f is not None and f.get("stored_path"):
             path = self.worker.storage.path(f["stored_path"])
@@ -214,7 +212,7 @@ class JobRunner:
                 f"The stored file of {art.filename} is missing.",
                 "Upload the file again.",
             )
-        base = self.work_root / art.artifact_id
+        base = self.work_root
         work, results = base / "work", base / "results"
         shutil.rmtree(base, ignore_errors=True)
         work.mkdir(parents=True)
@@ -242,7 +240,7 @@ class JobRunner:
 class _Relay:
     """Turns the child's messages into artifact states and decides when to write them."""
 
-    def __init__(self, runner: JobRunner, art: Artifact, specs: list[StageSpec]) -> None:
+    def __init__(self, runner: FileRunner, art: Artifact, specs: list[StageSpec]) -> None:
         self.runner = runner
         self.art = art
         self.specs = specs

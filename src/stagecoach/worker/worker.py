@@ -1,10 +1,11 @@
-"""The worker: claims jobs of the pipelines it has, runs each in a JobRunner thread, holds
-their leases, and runs the queue's housekeeping (expired leases, stalls, retention).
+"""The worker: claims files (artifacts) of the pipelines it has, one per slot, runs each in a
+FileRunner thread, holds their leases, and runs the queue's housekeeping (expired leases,
+stalls, retention). The files of one job run side by side when slots are free.
 
 Threads, all daemons of one process:
 - the claim loop (``run``), which starts a runner when a slot is free;
 - the monitor, which renews leases (and the worker's heartbeat) every third of a lease and
-  polls the held jobs' status twice a second, so a cancel stops the stage within 2 s;
+  polls the held files' status twice a second, so a cancel stops the stage within 2 s;
 - housekeeping, which requeues expired leases, flags stalls, and runs retention.
 Stage code runs in child processes started by a forkserver (never ``fork`` from a threaded
 process).
@@ -29,7 +30,7 @@ from stagecoach.services.housekeeping import Housekeeping
 from stagecoach.services.queue import Queue
 from stagecoach.storage.base import Storage
 from stagecoach.worker.child import StageHost
-from stagecoach.worker.runner import JobRunner
+from stagecoach.worker.runner import FileRunner
 
 log = logging.getLogger("stagecoach.worker")
 
@@ -84,8 +85,9 @@ class Worker:
         lease = self.settings.lease_seconds
         self.housekeeping_interval = housekeeping_interval or max(0.5, min(lease / 2, 10.0))
         # Estimates over the pipelines this worker runs (plugins and test pipelines included).
-        self.queue = Queue(ctx, storage, Estimates(ctx, self.pipelines))
-        self.housekeeping = Housekeeping(ctx, storage)
+        estimates = Estimates(ctx, self.pipelines)
+        self.queue = Queue(ctx, storage, estimates)
+        self.housekeeping = Housekeeping(ctx, storage, estimates)
         # Imported once by the forkserver, so a stage process starts in milliseconds: the
         # stage modules, and what a re-import of the main module (the CLI) would pull in.
         modules = [
@@ -94,7 +96,7 @@ class Worker:
             *sorted({s.run.__module__ for p in self.pipelines.values() for s in p.stages}),
         ]
         self.mp_context = mp_context(modules)
-        self.runners: dict[str, JobRunner] = {}
+        self.runners: dict[str, FileRunner] = {}  # by artifact id
         self._hosts: list[StageHost] = []  # idle stage processes, reused
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -136,7 +138,7 @@ class Worker:
         self._slot_free.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming, give running jobs back (pending, attempt not counted), wait."""
+        """Stop claiming, give running files back (pending, attempt not counted), wait."""
         self.request_stop()
         self._shutdown(timeout)
 
@@ -196,9 +198,9 @@ class Worker:
             if claim is None:
                 self.ctx.work_ready.wait(seen, self.poll_interval)
                 continue
-            runner = JobRunner(self, claim, self.pipelines[claim.job.pipeline or ""])
+            runner = FileRunner(self, claim, self.pipelines[claim.artifact.pipeline or ""])
             with self._lock:
-                self.runners[runner.job_id] = runner
+                self.runners[runner.artifact_id] = runner
             if self._stop.is_set():
                 runner.set_state("stopping")
             runner.thread.start()
@@ -225,9 +227,9 @@ class Worker:
             return
         host.close()
 
-    def runner_done(self, runner: JobRunner) -> None:
+    def runner_done(self, runner: FileRunner) -> None:
         with self._lock:
-            self.runners.pop(runner.job_id, None)
+            self.runners.pop(runner.artifact_id, None)
             self.jobs_run += 1
             self.progress_calls += runner.progress_calls
         self._slot_free.set()
@@ -238,18 +240,18 @@ class Worker:
         last_renew = 0.0
         while not self._stop.wait(min(MONITOR_TICK, renew_every)):
             with self._lock:
-                held = {r.job_id: r.token for r in self.runners.values()}
+                held = {r.artifact_id: r.token for r in self.runners.values()}
             now = time.monotonic()
             renew = now - last_renew >= renew_every
             try:
                 if held:
                     states = self.queue.check_leases(self.worker_id, held, renew=renew)
                     with self._lock:
-                        for job_id, state in states.items():
-                            r = self.runners.get(job_id)
+                        for artifact_id, state in states.items():
+                            r = self.runners.get(artifact_id)
                             if (
                                 r is not None
-                                and r.token == held[job_id]
+                                and r.token == held[artifact_id]
                                 and state not in ("ok", "ended")
                             ):
                                 r.set_state(state)
