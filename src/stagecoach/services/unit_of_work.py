@@ -274,9 +274,11 @@ class UnitOfWork:
     def after(self, ch: JobChange) -> None:
         """Once committed: the log."""
         for h in ch.history:
+            # The job's own change of status is logged as what it became: "job completed".
+            own = h.kind == "status" and h.artifact_id is None and h.status
             log.info(
                 "job %s",
-                h.kind,
+                own or h.kind,
                 extra={
                     "job_id": ch.job.job_id,
                     "status": h.status,
