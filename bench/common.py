@@ -133,6 +133,18 @@ def server_process(
                 proc.kill()
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    """SIGTERM to each, then wait for all (SIGKILL whoever outlives ``grace``)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def token(base: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
     r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": password})
     r.raise_for_status()
@@ -140,6 +152,7 @@ def token(base: str, username: str = "admin", password: str = ADMIN_PASSWORD) ->
 
 
 def pct(values: list[float], p: float) -> float:
+    """The ``p``-th percentile (0-100) of ``values``: the nearest rank, no interpolation."""
     if not values:
         return float("nan")
     values = sorted(values)
