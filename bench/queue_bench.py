@@ -31,18 +31,18 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
+import httpx
 import sqlalchemy as sa
 
 from bench.common import (
@@ -52,8 +52,8 @@ from bench.common import (
     pct,
     pg_available,
     server,
-    stop_processes,
     token,
+    worker_processes,
 )
 from bench.queue_figures import Timing, jobs_per_second, latencies_ms, ratio
 from stagecoach.domain.job_update import Report
@@ -69,7 +69,8 @@ from stagecoach.store.tables import artifacts
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("sqlite", "postgres", "procrastinate")
-ENDED = ("completed", "failed", "cancelled")
+ENDED_BADLY = ("failed", "cancelled")
+ENDED = ("completed", *ENDED_BADLY)
 
 # The workers run this pipeline only (`--pipelines bench.queue_bench:PIPELINES`): the
 # checksum stage, for the file type an upload of a small text file has.
@@ -102,35 +103,41 @@ class Sizes:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sizes:
         base = cls.smoke() if env.get("BENCH_QUEUE_SMOKE", "") not in ("", "0") else cls()
-        changes: dict[str, Any] = {}
+        changes = {}
         for f in fields(cls):
-            raw = env.get(f"BENCH_QUEUE_{f.name.upper()}")
-            if raw is None:
-                continue
-            default = getattr(base, f.name)
-            try:
-                if isinstance(default, tuple):
-                    items = [s.strip() for s in raw.split(",") if s.strip()]
-                    changes[f.name] = (
-                        tuple(int(s) for s in items) if f.name == "workers" else (tuple(items))
-                    )
-                else:
-                    changes[f.name] = type(default)(raw)
-            except ValueError:
-                raise ValueError(
-                    f"BENCH_QUEUE_{f.name.upper()}={raw!r} is not a valid {f.name}"
-                ) from None
-        unknown = set(changes.get("systems", ())) - set(SYSTEMS)
-        if unknown:
-            raise ValueError(f"BENCH_QUEUE_SYSTEMS: unknown {', '.join(sorted(unknown))}")
+            name = f"BENCH_QUEUE_{f.name.upper()}"
+            if (raw := env.get(name)) is not None:
+                try:
+                    changes[f.name] = _parse(f.name, raw, getattr(base, f.name))
+                except ValueError as exc:
+                    raise ValueError(f"{name}={raw!r}: {exc}") from None
         return replace(base, **changes)
+
+
+ZERO_ALLOWED = {"latency_jobs", "latency_gap"}
+
+
+def _parse(field: str, raw: str, default: Any) -> Any:
+    if field == "systems":
+        names = tuple(s.strip() for s in raw.split(",") if s.strip())
+        if unknown := set(names) - set(SYSTEMS):
+            raise ValueError(f"unknown {', '.join(sorted(unknown))}; from {', '.join(SYSTEMS)}")
+        return names
+    values = [
+        type(default[0] if isinstance(default, tuple) else default)(s) for s in raw.split(",")
+    ]
+    if not isinstance(default, tuple) and len(values) != 1:
+        raise ValueError("one value, not a list")
+    if any(v < 0 or (v == 0 and field not in ZERO_ALLOWED) for v in values):
+        raise ValueError("must be positive")
+    return tuple(values) if isinstance(default, tuple) else values[0]
 
 
 # --- the queues under test -----------------------------------------------------------------
 
 
 class BenchQueue(Protocol):
-    def workers(self, n: int, concurrency: int) -> Any: ...  # a context manager
+    def workers(self, n: int, concurrency: int) -> AbstractContextManager[None]: ...
 
     def enqueue(self) -> tuple[Any, datetime]: ...
 
@@ -168,29 +175,16 @@ class Stagecoach:
     def close(self) -> None:
         self.services.ctx.db.dispose()
 
-    @contextmanager
-    def workers(self, n: int, concurrency: int) -> Iterator[None]:
-        env = env_for(self.url, self.data, PYTHONPATH=str(ROOT))
+    def workers(self, n: int, concurrency: int) -> AbstractContextManager[None]:
         cmd = [
             *(sys.executable, "-m", "stagecoach.cli", "worker"),
             *("--concurrency", str(concurrency), "--pipelines", "bench.queue_bench:PIPELINES"),
         ]
-        with self.log.open("ab") as out:
-            procs = [
-                subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-                for _ in range(n)
-            ]
-            try:
-                deadline = time.monotonic() + 120
-                while len(self.services.queue.live_workers()) < n:
-                    if any(p.poll() is not None for p in procs):
-                        raise RuntimeError(f"a stagecoach worker exited; see {self.log}")
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("stagecoach workers did not register in 120 s")
-                    time.sleep(0.1)
-                yield
-            finally:
-                stop_processes(procs)
+        env = env_for(self.url, self.data, PYTHONPATH=str(ROOT))
+        return worker_processes(cmd, n, self.log, self._live_workers, env=env, cwd=ROOT)
+
+    def _live_workers(self) -> int:
+        return len(self.services.queue.live_workers())
 
     def _new(self, conn: sa.Connection) -> str:
         new = NewJob([self.file_id], pipeline=PIPELINE, claimable=True)
@@ -219,7 +213,7 @@ class Stagecoach:
         with self.services.ctx.db.read() as conn:
             rows = conn.execute(sa.select(*cols, artifacts.c.completed_at))
             return {
-                r.job_id: Timing(r.started_at, r.completed_at, r.status == "completed")
+                r.job_id: Timing(r.started_at, r.completed_at, r.status not in ENDED_BADLY)
                 for r in rows
                 if r.job_id in wanted
             }
@@ -297,7 +291,7 @@ def one_round(q: BenchQueue, n_workers: int, sizes: Sizes) -> Round:
         span=span,
         done=sum(1 for t in timings.values() if t.ok and t.ended),
         jobs=sizes.jobs,
-        failed=sum(1 for t in timings.values() if not t.ok and t.ended),
+        failed=sum(1 for t in timings.values() if not t.ok),
         latency_ms=latency,
         timed_out=not drained,
     )
@@ -412,6 +406,9 @@ def progress_under_polls(sizes: Sizes) -> list[str]:
         seconds = max(1, round(sizes.write_seconds))
         with server(url, data, cpu=None) as base:
             tok = token(base, ANALYST, ANALYST_PASSWORD)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tok}"}) as c:
+                for job_id in ids:  # warm-up: the server's first answers are slow
+                    c.get(f"/api/v1/jobs/{job_id}/status").raise_for_status()
             alone = run_pollers(base, tok, ids, n=sizes.pollers, seconds=seconds)
             mp = multiprocessing.get_context("spawn")
             ready, results = mp.Barrier(sizes.writers + 1), mp.Queue()

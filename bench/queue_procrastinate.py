@@ -9,21 +9,21 @@ it ended.
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import stop_processes
+from bench.common import worker_processes
 from bench.queue_figures import Timing
 
 TASK = "bench_noop"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def conninfo(url: str) -> str:
@@ -58,31 +58,13 @@ class Procrastinate:
         self.app.close()
         self.engine.dispose()
 
-    @contextmanager
-    def workers(self, n: int, concurrency: int) -> Iterator[None]:
-        with self.log.open("ab") as out:
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "bench.queue_procrastinate", self.url, str(concurrency)],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-                for _ in range(n)
-            ]
-            try:
-                self._wait_registered(n, procs)
-                yield
-            finally:
-                stop_processes(procs)
+    def workers(self, n: int, concurrency: int) -> AbstractContextManager[None]:
+        cmd = [sys.executable, "-m", "bench.queue_procrastinate", self.url, str(concurrency)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        return worker_processes(cmd, n, self.log, self._registered, env=env, cwd=ROOT)
 
-    def _wait_registered(self, n: int, procs: list[subprocess.Popen[bytes]]) -> None:
-        deadline = time.monotonic() + 120
-        while self._scalar("SELECT count(*) FROM procrastinate_workers") < n:
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a procrastinate worker exited; see {self.log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("procrastinate workers did not register in 120 s")
-            time.sleep(0.1)
+    def _registered(self) -> int:
+        return self._scalar("SELECT count(*) FROM procrastinate_workers")
 
     def enqueue(self) -> tuple[int, datetime]:
         """One job, deferred (committed) on its own; its id and when the defer returned."""
