@@ -268,7 +268,8 @@ def wait_ended(q: BenchQueue, count: int, timeout: float) -> bool:
 
 def one_round(q: BenchQueue, n_workers: int, sizes: Sizes) -> Round:
     with q.workers(n_workers, sizes.concurrency):
-        # Warm-up: every worker has claimed and its stage processes are up.
+        # Warm-up: two jobs per slot, so the workers have claimed and started their stage
+        # processes before anything is measured.
         expected = q.ended() + 2 * n_workers * sizes.concurrency
         q.enqueue_many(2 * n_workers * sizes.concurrency)
         wait_ended(q, expected, sizes.timeout)
@@ -280,7 +281,7 @@ def one_round(q: BenchQueue, n_workers: int, sizes: Sizes) -> Round:
         rate, span = jobs_per_second(list(timings.values()))
 
         enqueued: dict[Any, datetime] = {}
-        for _ in range(sizes.latency_jobs):
+        for _ in range(sizes.latency_jobs if drained else 0):  # to idle workers only
             job_id, at = q.enqueue()
             enqueued[job_id] = at
             time.sleep(sizes.latency_gap)
@@ -364,6 +365,7 @@ def _writer(
     services = Services(ServiceContext.from_settings(settings))
     user = services.accounts.authenticate(ANALYST, ANALYST_PASSWORD)
     writes = errors = 0
+    first_error = ""
     ready.wait()
     deadline = time.monotonic() + seconds
     seq = 0
@@ -379,10 +381,11 @@ def _writer(
             try:
                 services.tracking.report(user, job_id, report)
                 writes += 1
-            except Exception:  # a busy database, say: counted, not fatal
+            except Exception as exc:  # a busy database, say: counted, not fatal
                 errors += 1
+                first_error = first_error or f"{type(exc).__name__}: {exc}"[:300]
     services.ctx.db.dispose()
-    results.put((writes, errors))
+    results.put((writes, errors, first_error))
 
 
 def progress_under_polls(sizes: Sizes) -> list[str]:
@@ -418,16 +421,21 @@ def progress_under_polls(sizes: Sizes) -> list[str]:
             ]
             for p in procs:
                 p.start()
-            ready.wait(timeout=120)
-            loaded = run_pollers(base, tok, ids, n=sizes.pollers, seconds=seconds)
-            counts = [results.get(timeout=seconds + 120) for _ in procs]
-            for p in procs:
-                p.join(30)
+            try:
+                ready.wait(timeout=120)
+                loaded = run_pollers(base, tok, ids, n=sizes.pollers, seconds=seconds)
+                counts = [results.get(timeout=seconds + 120) for _ in procs]
+            finally:
+                for p in procs:
+                    p.join(30)
+                    if p.is_alive():
+                        p.kill()
     writes, errors = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    first_error = next((c[2] for c in counts if c[2]), "")
     return [
         f"{writes / seconds:,.0f} progress writes/s ({writes:,} in {seconds} s by "
         f"{sizes.writers} writer processes on {len(ids)} jobs"
-        f"{f', {errors} refused' if errors else ''})",
+        f"{f'; {errors} failed, the first with {first_error}' if errors else ''})",
         f"poll alone:        p50 {alone['p50']:6.1f} ms  p99 {alone['p99']:6.1f} ms  "
         f"({alone['requests']} requests, {alone['errors']} errors)",
         f"poll under writes: p50 {loaded['p50']:6.1f} ms  p99 {loaded['p99']:6.1f} ms  "

@@ -21,20 +21,16 @@ import sqlalchemy as sa
 
 from bench.common import worker_processes
 from bench.queue_figures import Timing
+from stagecoach.store.wakeups import listen_dsn
 
 TASK = "bench_noop"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def conninfo(url: str) -> str:
-    """libpq's form of a SQLAlchemy URL (procrastinate talks psycopg directly)."""
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def make_app(url: str) -> Any:
     import procrastinate
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=listen_dsn(url)))
 
     @app.task(name=TASK)
     async def noop() -> None:
