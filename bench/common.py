@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,6 +133,47 @@ def server_process(
                 proc.kill()
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    """SIGTERM to each, then wait for all (SIGKILL whoever outlives ``grace``)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@contextmanager
+def worker_processes(
+    cmd: list[str],
+    n: int,
+    log: Path,
+    registered: Callable[[], int],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[None]:
+    """``n`` processes of ``cmd``, their output appended to ``log``; yields once
+    ``registered()`` counts ``n`` of them, stops them afterwards."""
+    with log.open("ab") as out:
+        procs = [
+            subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+            for _ in range(n)
+        ]
+        try:
+            deadline = time.monotonic() + 120
+            while registered() < n:
+                if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                    tail = log.read_bytes()[-2000:].decode(errors="replace")
+                    raise RuntimeError(f"{n} x {' '.join(cmd[:4])} did not all start:\n{tail}")
+                time.sleep(0.1)
+            yield
+        finally:
+            stop_processes(procs)
+
+
 def token(base: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
     r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": password})
     r.raise_for_status()
@@ -140,6 +181,7 @@ def token(base: str, username: str = "admin", password: str = ADMIN_PASSWORD) ->
 
 
 def pct(values: list[float], p: float) -> float:
+    """The ``p``-th percentile (0-100) of ``values``: the nearest rank, no interpolation."""
     if not values:
         return float("nan")
     values = sorted(values)
