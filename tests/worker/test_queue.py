@@ -317,3 +317,48 @@ def test_retention_expires_old_ended_jobs_only(services, user, new_job, clock, t
     assert not list((services.ctx.settings.files_dir / "results").rglob("*.txt"))
     assert services.tracking.status(user, active)["status"] == "processing"
     assert services.housekeeping.cleanup().jobs == []
+
+
+def _stored_file(services, user, name, type_, **facts):
+    fid = str(uuid.uuid4())
+    with services.ctx.db.write() as conn:
+        files_store.insert_file(
+            conn,
+            file_id=fid,
+            owner_id=user.user_id,
+            original_name=name,
+            stored_path=None,
+            type=type_,
+            mime="application/octet-stream",
+            size=facts.pop("size", 1000),
+            upload_time=datetime.now(UTC),
+            status="stored",
+            **facts,
+        )
+    return fid
+
+
+def test_queue_wait_counts_free_slots_and_the_work_really_ahead(services, user, clock):
+    """A job queued behind one long recording waits for nothing while a slot is free, and
+    for that recording when every slot is busy with it."""
+    pipelines = {n: p.stage_names for n, p in services.pipelines.items()}
+    long_file = _stored_file(services, user, "long.wav", "audio", duration_seconds=3600.0)
+    services.tracking.create_job(
+        user, NewJob(related_file_ids=[long_file], pipeline="audio", claimable=True)
+    )
+    assert services.queue.claim("w1", pipelines) is not None  # the long one runs
+    clock.advance(2)
+    small = _stored_file(services, user, "small.bin", "other", size=100)
+    free = services.tracking.create_job(
+        user, NewJob(related_file_ids=[small], pipeline="checksum", claimable=True)
+    )
+    # no live worker registered: the configured concurrency (2) counts, one slot is free
+    assert free["status"] == "pending" and free["queue_position"] == 1
+    assert free["eta_seconds"] < 60, free["eta_seconds"]
+    # one live worker with one slot, busy with the hour-long recording
+    services.queue.register_worker("w1", "host", 1, ["audio", "checksum"], 1)
+    clock.advance(2)
+    busy = services.tracking.create_job(
+        user, NewJob(related_file_ids=[small], pipeline="checksum", claimable=True)
+    )
+    assert busy["eta_seconds"] > 600, busy["eta_seconds"]

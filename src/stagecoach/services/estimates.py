@@ -111,10 +111,6 @@ class Estimates:
             with self._lock:
                 self._queue, self._queue_at = picture, now
 
-    def forget_queue(self) -> None:
-        """The queue changed under this process's eyes (a claim): read it anew next time."""
-        self._queue_at = -1e9
-
     def rates(self) -> dict[RateKey, StageRate]:
         return self._rates
 

@@ -166,7 +166,6 @@ class Queue:
             self.uow.commit(ch)
             file = store.file_row(conn, art.file_id)
         self.uow.after(ch)
-        self.estimates.forget_queue()
         return Claim(ch.job, new, token, file)
 
     def check_leases(

@@ -1,6 +1,7 @@
 """One claimed file (artifact), run by one thread of the worker in a stage host process, its
-reports relayed to the database coalesced (at most one write per file per
-``progress_write_interval``, always at stage boundaries)."""
+reports relayed to the database coalesced: at most one write per file per
+``progress_write_interval`` (stage boundaries included), and the final write with the
+results."""
 
 from __future__ import annotations
 
@@ -250,7 +251,7 @@ class _Relay:
         self.error: JobError | None = None
         self.message: str | None = None
         self.dirty = False
-        self.last_write = time.monotonic()
+        self.last_write = time.monotonic()  # the claim has just written the file
         self.calls = 0
         self._calls_in_stage = 0
         self.stage = 0
@@ -288,7 +289,9 @@ class _Relay:
             _, i, total = msg
             self.stage = i
             self._units(i, total=total, done=0.0)
-            self.write()
+            # Coalesced like progress: a stage that ends within the write interval is
+            # written with what follows (a small file's stages all go in its final write).
+            self.dirty = True
         elif kind == "progress":
             _, i, done, message, calls = msg
             self._units(i, done=done)
@@ -309,7 +312,7 @@ class _Relay:
             stages = dict(self.art.processing_stages)
             stages[self.names[i]] = round(seconds, 3)
             self.art = self.art.evolve(processing_stages=stages)
-            self.write()
+            self.dirty = True
         elif kind == "error":
             _, i, err = msg
             self.error = JobError.from_dict(err)
