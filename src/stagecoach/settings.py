@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     # --- worker and queue --------------------------------------------------------------
     worker_concurrency: int = Field(
         2,
-        description="Files a worker (embedded or `stagecoach worker`) processes at once; the files of one job run side by side.",
+        description="Files a worker (embedded or `stagecoach worker`) processes at once; "
+        "the files of one job run side by side.",
     )
     lease_seconds: float = Field(
         30, description="How long a claimed file stays a worker's without a heartbeat."
