@@ -53,7 +53,7 @@ from stagecoach.services.errors import (
     TooLarge,
     UnsupportedMedia,
 )
-from stagecoach.services.tracking import NewJob, Tracking
+from stagecoach.services.tracking import NewJob, Tracking, new_artifact
 from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
@@ -333,14 +333,15 @@ class _Upload:
             )
             self.job_id = doc["job_id"]
         else:
-            uploads_store.add_artifact(
-                conn,
-                self.job_id,
-                inc.file_id,
-                inc.index,
-                inc.name,
-                self.u.ctx.settings.max_attempts,
-            )
+            with self.u.tracking.uow.within(conn, self.job_id) as ch:
+                ch.add(
+                    new_artifact(
+                        ch.job,
+                        {"file_id": inc.file_id, "original_name": inc.name, "type": "other"},
+                        inc.index,
+                        pipeline=None,
+                    )
+                )
 
     async def _data(self, data: bytes) -> None:
         inc = self.current
