@@ -108,7 +108,10 @@ def story_markdown(
     name: str, profile: dict[str, Any], charts: list[dict[str, Any]], on_column: Any = None
 ) -> str:
     """The story; ``on_column(i)`` is called as each column is told (progress)."""
-    parts = [f"# What is in {name}", "", *overview(profile), "", "## Data quality", ""]
+    parts = [f"# What is in {name}", "", *overview(profile), ""]
+    if profile.get("notes"):
+        parts += ["## How the file was read", "", *[f"- {n}" for n in profile["notes"]], ""]
+    parts += ["## Data quality", ""]
     parts += [f"- {line}" for line in quality(profile)] + ["", "## Columns", ""]
     told = untold = 0
     for i, c in enumerate(profile["column_profiles"], 1):
