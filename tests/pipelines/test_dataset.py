@@ -45,7 +45,7 @@ def test_every_format_gives_the_same_profile(name, tmp_path, run_stages):
     assert [c["name"] for c in profile["column_profiles"]] == COLUMNS
     types = {c["name"]: c["type"] for c in profile["column_profiles"]}
     assert types == {
-        "order_id": "integer",
+        "order_id": "identifier",
         "date": "date",
         "region": "category",
         "quantity": "integer",
