@@ -29,7 +29,9 @@ def test_dates_in_the_forms_exports_use(text, day):
     assert parse_date(text) == day
 
 
-@pytest.mark.parametrize("text", ["1.2.3", "3.11.12", "2024-13-01", "Foo 5, 2024", "12345678", "v2024-01-01"])
+@pytest.mark.parametrize(
+    "text", ["1.2.3", "3.11.12", "2024-13-01", "Foo 5, 2024", "12345678", "v2024-01-01"]
+)
 def test_versions_and_impossible_dates_are_not_dates(text):
     assert parse_date(text) is None
 

@@ -6,7 +6,10 @@ import pytest
 
 from stagecoach.domain.csv_layout import sniff_layout
 
-RELEASES = "version,name,released\n1.0.0,first,2021-03-04\n1.1.0,second,2021-09-12\n2.0.0,third,2022-01-30\n"
+RELEASES = (
+    "version,name,released\n1.0.0,first,2021-03-04\n1.1.0,second,2021-09-12\n"
+    "2.0.0,third,2022-01-30\n"
+)
 
 
 def test_a_plain_csv_has_a_header_and_nothing_skipped():
@@ -34,7 +37,8 @@ def test_a_title_and_a_blank_line_before_the_header_are_skipped():
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_the_delimiter_is_the_one_that_cuts_every_line_alike(delimiter):
-    text = "\n".join(delimiter.join(r) for r in [["a", "b", "c"], ["1", "x,y", "3"], ["4", "5", "6"]])
+    rows = [["a", "b", "c"], ["1", "x,y", "3"], ["4", "5", "6"]]
+    text = "\n".join(delimiter.join(r) for r in rows)
     text = text.replace("x,y", '"x,y"' if delimiter == "," else "x,y")
     assert sniff_layout(text, complete=True).delimiter == delimiter
 

@@ -14,7 +14,7 @@ from stagecoach.media.detect import detect
 from stagecoach.media.probe import probe
 from stagecoach.pipelines.dataset import DATASET
 
-WORDS = "alder birch cedar dogwood elm fir ginkgo hazel ivy juniper kapok larch maple".split()
+WORDS = ["alder", "birch", "cedar", "dogwood", "elm", "fir", "ginkgo", "hazel", "ivy"]
 
 
 def releases(n: int = 60) -> list[dict[str, str | int]]:
@@ -31,7 +31,7 @@ def releases(n: int = 60) -> list[dict[str, str | int]]:
                 "announced": day.strftime("%a, %d %b %Y 09:30:00 GMT"),
                 "channel": rng.choice(["stable", "stable", "beta", "rc"]),
                 "downloads": rng.randint(100, 90_000),
-                "notes": f"Fixes {rng.randint(2, 40)} bugs in the {WORDS[rng.randint(0, 12)]} "
+                "notes": f"Fixes {rng.randint(2, 40)} bugs in the {WORDS[rng.randint(0, 8)]} "
                 f"reader and speeds up release {i}.",
             }
         )

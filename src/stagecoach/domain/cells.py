@@ -36,7 +36,10 @@ MONTHS = {
     for name in names
 }
 _MONTH = r"(?P<mon>[A-Za-z]{3,9})\.?"
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
+_TIME = (
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?"
+    r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?"
+)
 _WEEKDAY = r"(?:[A-Za-z]{3,9},?\s+)?"
 DATE_PATTERNS = [
     # 2024-03-05, 2024/03/05, 2024.03.05, with an optional time: ISO 8601 and its cousins
@@ -46,7 +49,9 @@ DATE_PATTERNS = [
     # 5 Mar 2024, Tue, 05 Mar 2024 10:00:00 GMT (RFC 2822)
     re.compile(rf"^{_WEEKDAY}(?P<d>\d{{1,2}})[ -]{_MONTH}[ -,]+(?P<y>\d{{4}}){_TIME}$"),
     # Mar 5, 2024; March 5 2024
-    re.compile(rf"^{_WEEKDAY}{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}}){_TIME}$"),
+    re.compile(
+        rf"^{_WEEKDAY}{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}}){_TIME}$"
+    ),
     # 2024-03 (a month)
     re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$"),
 ]

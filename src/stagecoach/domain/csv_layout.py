@@ -147,11 +147,7 @@ def sniff_layout(text: str, *, complete: bool, delimiter: str | None = None) -> 
         break
     else:
         start = len(lines)
-    table = [
-        _fields(ln, delimiter)
-        for ln in lines[start:]
-        if ln.strip() and not is_comment(ln)
-    ]
+    table = [_fields(ln, delimiter) for ln in lines[start:] if ln.strip() and not is_comment(ln)]
     header = bool(table) and not _looks_like_data(table[0], table[1 : 1 + HEADER_CHECK_ROWS])
     return CsvLayout(
         delimiter=delimiter,
@@ -161,4 +157,3 @@ def sniff_layout(text: str, *, complete: bool, delimiter: str | None = None) -> 
         comment=comment,
         skipped=tuple(skipped),
     )
-

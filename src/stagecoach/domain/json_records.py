@@ -59,8 +59,7 @@ def find_records(value: Any) -> Records:
         path, records = best
         others = len(value) - 1
         rest = (
-            f"; the other {others} top-level {'key is' if others == 1 else 'keys are'} "
-            "not profiled"
+            f"; the other {others} top-level {'key is' if others == 1 else 'keys are'} not profiled"
             if others
             else ""
         )

@@ -59,8 +59,8 @@ def probe(path: Path, fmt: Format) -> MediaFacts:
         rows, columns = _xlsx_shape(path)
         return MediaFacts(fmt, row_count=rows, column_count=columns)
     if fmt.name == "json":
-        rows, columns = _json_shape(path)
-        return MediaFacts(fmt, row_count=rows, column_count=columns)
+        records, keys = _json_shape(path)
+        return MediaFacts(fmt, row_count=records, column_count=keys)
     return MediaFacts(fmt)
 
 

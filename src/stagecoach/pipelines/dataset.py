@@ -190,7 +190,8 @@ def parsing_total(art: ArtifactInput) -> float:
     known = art.media.get("row_count")
     if known:
         return float(known)
-    return float(row_estimate(art.file_path, dataset_format(art.original_name, art.file_path, art.mime)))
+    fmt = dataset_format(art.original_name, art.file_path, art.mime)
+    return float(row_estimate(art.file_path, fmt))
 
 
 def parsed_rows(art: ArtifactInput) -> float:

@@ -145,9 +145,7 @@ class ColumnProfile:
         return self.count - self.missing
 
     def _all_distinct(self) -> bool:
-        return (
-            not self.distinct_capped and self.present > 1 and len(self.values) == self.present
-        )
+        return not self.distinct_capped and self.present > 1 and len(self.values) == self.present
 
     def column_type(self) -> str:
         """empty, integer, number, boolean, date, identifier, category or text."""
@@ -233,7 +231,6 @@ class ColumnProfile:
         if kind == "date" and self.date_min:
             d["range"] = {"min": str(self.date_min), "max": str(self.date_max)}
         return d
-
 
     def _looks_like_identifier(self) -> bool:
         """Integers that count the rows: 1, 2, 3... without gaps or repeats, starting at 0 or 1

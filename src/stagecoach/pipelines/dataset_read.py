@@ -138,7 +138,7 @@ class DelimitedReader(TableReader):
     def notes(self) -> list[str]:
         return self.layout.notes()
 
-    def _records(self, f: Any) -> Iterator[list[str]]:
+    def _records(self, f: Any) -> Any:  # a csv reader (it knows its line_num)
         """The rows of the table: the lines before it and comment lines left out."""
         for _ in range(self.layout.skip_lines):
             f.readline()
