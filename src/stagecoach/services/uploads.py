@@ -433,6 +433,7 @@ class _Upload:
                 duration_seconds=f.duration_seconds,
                 page_count=f.page_count,
                 row_count=f.row_count,
+                column_count=f.column_count,
             )
         assert self.job_id is not None
         uploads_store.set_artifact_types(
