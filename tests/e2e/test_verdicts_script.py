@@ -8,9 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +16,8 @@ from tests.conftest import PASSWORD
 from tests.pipelines.datasets import sales_rows, write_xlsx
 from tests.pipelines.documents import make_manual_pdf
 from tests.pipelines.test_dataset_shapes import countries, releases_csv
-from tests.web.live_server import LiveServer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verdicts.py"
-
-
-@pytest.fixture
-def server(settings: Any, live_services: Any) -> Iterator[str]:
-    from stagecoach.app import create_app
-
-    app = create_app(settings, services=live_services, embedded_worker=True)
-    with LiveServer(app) as s:
-        yield s.url
 
 
 @pytest.fixture
