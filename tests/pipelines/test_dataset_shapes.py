@@ -160,3 +160,21 @@ def test_a_lone_json_object_is_one_row_and_says_so(tmp_path, run_stages):
     profile = profile_of(run_stages(DATASET, path))
     assert profile["rows"] == 1
     assert "no list of records inside" in profile["notes"][0]
+
+
+def test_a_title_row_above_a_sheets_table_is_skipped(tmp_path, run_stages):
+    import xlsxwriter
+
+    path = tmp_path / "stats.xlsx"
+    with xlsxwriter.Workbook(str(path)) as book:
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, ["Table 3. Household size by region, 2023"])
+        sheet.write_row(2, 0, ["region", "households", "mean size"])
+        for r, row in enumerate([["North", 1200, 2.4], ["South", 900, 2.9], ["East", 700, 2.1]]):
+            sheet.write_row(3 + r, 0, row)
+    profile = profile_of(run_stages(DATASET, path))
+    assert [c["name"] for c in profile["column_profiles"]] == ["region", "households", "mean size"]
+    assert profile["rows"] == 3
+    assert profile["notes"] == [
+        "Skipped 1 row above the table (“Table 3. Household size by region, 2023”)."
+    ]

@@ -20,9 +20,11 @@ from stagecoach.pipelines.document import DOCUMENT
 from stagecoach.pipelines.local import run_pipeline
 from tests.pipelines.conftest import PipelineRun
 from tests.pipelines.datasets import sales_rows, write_delimited, write_json, write_xlsx
-from tests.pipelines.documents import make_docx, make_pdf
+from tests.pipelines.documents import SOLAR, make_docx, make_pdf
+from tests.samples import wav_bytes
 
 ROWS = sales_rows(300)
+HTML = "<!DOCTYPE html><html><body>" + "".join(f"<p>{s}</p>" for s in SOLAR) + "</body></html>"
 
 
 def _write(kind: str, path: Path) -> Path:
@@ -33,6 +35,8 @@ def _write(kind: str, path: Path) -> Path:
         "json": lambda p: write_json(p, ROWS),
         "pdf": lambda p: make_pdf(p, 3),
         "docx": make_docx,
+        "wav": lambda p: p.write_bytes(wav_bytes(2.0)) and p,
+        "html": lambda p: p.write_text(HTML) and p,
     }
     return writers[kind](path)
 
@@ -54,6 +58,8 @@ def _stored(tmp_path: Path, kind: str) -> tuple[Path, str]:
         ("json", "row_count", 300),
         ("pdf", "page_count", 3),
         ("docx", "page_count", 1),
+        ("wav", "duration_seconds", 2.0),
+        ("html", "page_count", 1),
     ],
 )
 def test_probe_reads_a_blob_with_no_extension(kind, fact, value, tmp_path):
@@ -88,7 +94,7 @@ def test_dataset_pipeline_on_a_blob(kind, named, tmp_path, make_artifact):
     assert profile["format"] == (kind if named or kind != "tsv" else "csv")
 
 
-@pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("kind", ["pdf", "docx", "html"])
 @pytest.mark.parametrize("named", [True, False], ids=["uploaded-with-name", "no-name-at-all"])
 def test_document_pipeline_on_a_blob(kind, named, tmp_path, make_artifact):
     blob, name = _stored(tmp_path, kind)
@@ -98,4 +104,5 @@ def test_document_pipeline_on_a_blob(kind, named, tmp_path, make_artifact):
         fmt = detect(data[:8192], name, complete=len(data) <= 8192)
         art = dataclasses.replace(art, original_name=name, mime=fmt.mime)
     run = _run(DOCUMENT, art)
-    assert "solar panels" in run.result("summary.md").lower()
+    summary = run.result("summary.md")
+    assert "solar panels" in summary.lower() and "<p>" not in summary

@@ -91,9 +91,28 @@ def _consistency(lines: list[str], delimiter: str) -> tuple[float, int]:
     return n / len(lines), width
 
 
+def is_preamble(filled: int, width: int) -> bool:
+    """A row with ``filled`` non-empty cells before a table ``width`` wide is not part of it."""
+    return filled < width and (filled <= 1 or filled <= width // 2)
+
+
+def preamble_rows(filled: list[int]) -> int:
+    """How many of the first rows (their non-empty cell counts) come before the table: the
+    rows that are blank or far narrower than most rows. For sheets, which have no lines."""
+    widths = Counter(n for n in filled if n)
+    if not widths:
+        return 0
+    width = max(widths.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    skip = 0
+    for n in filled:
+        if n and not is_preamble(n, width):
+            break
+        skip += 1
+    return skip
+
+
 def _is_preamble(line: str, width: int, delimiter: str) -> bool:
-    n = len([f for f in _fields(line, delimiter) if f.strip()])
-    return n < width and (n <= 1 or n <= width // 2)
+    return is_preamble(len([f for f in _fields(line, delimiter) if f.strip()]), width)
 
 
 def _looks_like_data(first: list[str], body: list[list[str]]) -> bool:

@@ -12,17 +12,18 @@ import io
 import json
 import warnings
 from collections.abc import Iterator
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from stagecoach.domain.csv_layout import sniff_layout
+from stagecoach.domain.csv_layout import preamble_rows, sniff_layout
 from stagecoach.domain.errors import StageError
 from stagecoach.domain.json_records import find_records
 from stagecoach.pipelines.text import looks_binary
 
 SAMPLE_BYTES = 64 * 1024
 JSON_CHUNK_CHARS = 1 << 20
+SHEET_HEAD_ROWS = 50  # rows of a sheet looked at to find where its table starts
 FORMATS_BY_EXTENSION = {
     "csv": "csv",
     "tsv": "tsv",
@@ -159,6 +160,10 @@ class DelimitedReader(TableReader):
                 raise unreadable(f"line {reader.line_num}: {exc}") from exc
 
 
+def _filled(cell: Any) -> bool:
+    return cell is not None and str(cell).strip() != ""
+
+
 class XlsxReader(TableReader):
     def __init__(self, path: Path) -> None:
         import openpyxl
@@ -171,15 +176,30 @@ class XlsxReader(TableReader):
                 warnings.simplefilter("ignore")
                 self.book = openpyxl.load_workbook(self.handle, read_only=True, data_only=True)
             self.sheet = self.book.worksheets[0]
-            self._rows = self.sheet.iter_rows(values_only=True)
-            header = next((r for r in self._rows if any(c is not None for c in r)), None)
+            rows = self.sheet.iter_rows(values_only=True)
+            head = list(islice(rows, SHEET_HEAD_ROWS))
         except Exception as exc:  # openpyxl and zipfile raise many types on damaged files
             self.close()
             raise unreadable("it is not a valid .xlsx workbook") from exc
-        if header is None:
+        # A title or a note above the table (statistics exports have them) is not its header.
+        skip = preamble_rows([sum(_filled(c) for c in r) for r in head])
+        above = [" ".join(str(c) for c in r if _filled(c)) for r in head[:skip]]
+        above = [a for a in above if a]
+        self._notes = []
+        if above:
+            rows_word = "row" if len(above) == 1 else "rows"
+            self._notes.append(
+                f"Skipped {len(above)} {rows_word} above the table (“{above[0][:60]}”)."
+            )
+        start = next((i for i in range(skip, len(head)) if any(_filled(c) for c in head[i])), None)
+        if start is None:
             self.close()
             raise empty("its first sheet has no cells")
-        self.columns = unique_names(list(header))
+        self.columns = unique_names(list(head[start]))
+        self._rows = chain(head[start + 1 :], rows)
+
+    def notes(self) -> list[str]:
+        return self._notes
 
     def rows(self) -> Iterator[list[Any]]:
         try:

@@ -34,13 +34,17 @@ FORMATS_BY_MIME = {
 def document_format(original_name: str, mime: str, path: Path) -> str:
     """pdf, docx, html, markdown or text: the content's own signature wins over the name."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(512)
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return "docx"
     ext = original_name.rsplit(".", 1)[-1].lower() if "." in original_name else ""
-    return FORMATS_BY_EXTENSION.get(ext) or FORMATS_BY_MIME.get(mime.split(";")[0], "text")
+    named = FORMATS_BY_EXTENSION.get(ext) or FORMATS_BY_MIME.get(mime.split(";")[0])
+    if named:
+        return named
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
+    return "html" if start.startswith((b"<!doctype html", b"<html")) else "text"
 
 
 # --- PDF -------------------------------------------------------------------------------
