@@ -204,8 +204,9 @@ def _delimited_shape(path: Path, fmt: Format) -> tuple[int, int]:
         delimiter="\t" if fmt.name == "tsv" else None,
     )
     lines = text.splitlines()[layout.skip_lines :]
+    comment = layout.comment
     left_out = sum(
-        1 for ln in lines if not ln.strip() or (layout.comment and ln.startswith(layout.comment))
+        1 for ln in lines if not ln.strip() or (comment and ln.lstrip().startswith(comment))
     )
     rows = _line_count(path) - layout.skip_lines - left_out - (1 if layout.header else 0)
     return max(0, rows), layout.columns
