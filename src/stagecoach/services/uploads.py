@@ -478,6 +478,7 @@ class _Upload:
                     duration_seconds=f.duration_seconds,
                     page_count=f.page_count,
                     row_count=f.row_count,
+                    column_count=f.column_count,
                 )
                 a = by_file[inc.file_id]
                 ch.put(

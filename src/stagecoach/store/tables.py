@@ -85,6 +85,7 @@ files = sa.Table(
     sa.Column("duration_seconds", sa.Float, nullable=True),
     sa.Column("page_count", sa.Integer, nullable=True),
     sa.Column("row_count", sa.Integer, nullable=True),
+    sa.Column("column_count", sa.Integer, nullable=True),
 )
 
 jobs = sa.Table(
