@@ -21,6 +21,7 @@ from stagecoach.api import (
     results,
     uploads,
 )
+from stagecoach.api.edge import Edge
 from stagecoach.api.limits import BodyLimit
 from stagecoach.api.poll import PollFastLane
 from stagecoach.services.context import ServiceContext
@@ -77,5 +78,6 @@ def create_app(
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
-    app.add_middleware(PollFastLane, services=services)  # outermost: the hot path first
+    app.add_middleware(PollFastLane, services=services)  # the hot path first
+    app.add_middleware(Edge)  # outermost: NUL refusal and security headers on every answer
     return app

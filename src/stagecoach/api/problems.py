@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,11 +22,22 @@ TITLES = {
     409: "Conflict",
     413: "Content too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
     507: "Insufficient storage",
 }
+
+
+def title(status: int) -> str:
+    if status in TITLES:
+        return TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def problem(
@@ -33,7 +45,7 @@ def problem(
 ) -> JSONResponse:
     body = {
         "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
+        "title": title(status),
         "status": status,
         "detail": detail,
         **extra,

@@ -65,6 +65,11 @@ class Pipeline:
     stages: tuple[Stage, ...]
     complete_message: str = "Processing complete!"
     engine: Callable[[dict[str, Any]], str] | None = None  # names the engine, for ETA history
+    any_file: bool = False  # reads any file's bytes (checksum), whatever its type
+
+    def accepts(self, file_type: str) -> bool:
+        """Whether its stage code can read a file of this type (asked at upload)."""
+        return self.any_file or file_type in self.file_types
 
     @property
     def stage_names(self) -> list[str]:

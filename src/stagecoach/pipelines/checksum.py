@@ -49,4 +49,5 @@ CHECKSUM = Pipeline(
     file_types=("other",),
     stages=(Stage("Verifying", "bytes", verify, total_bytes),),
     complete_message="File verified!",
+    any_file=True,
 )

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,8 +32,9 @@ def hash_token(token: str) -> str:
 class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        # token hash -> (looked up at, user and token id); saves a query on every poll.
-        self._tokens: dict[str, tuple[float, tuple[User, str]]] = {}
+        # token hash -> (looked up at, expires at, user and token id); saves a query on
+        # every poll.
+        self._tokens: dict[str, tuple[float, datetime, tuple[User, str]]] = {}
         self._tokens_lock = threading.Lock()
 
     def create_user(
@@ -124,24 +125,25 @@ class Accounts:
         key = hash_token(token)
         ttl = self.ctx.settings.token_cache_seconds
         hit = self._tokens.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
+        if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
+            return hit[2]
         with self.ctx.db.read() as conn:
-            found = store.user_for_token(conn, key, self.ctx.clock())
+            row = store.user_for_token(conn, key, self.ctx.clock())
+        found = None if row is None else (row[0], row[1])
         with self._tokens_lock:
-            if found is None:
+            if row is None:
                 self._tokens.pop(key, None)
             elif ttl > 0:
                 if len(self._tokens) > 10_000:
                     self._tokens.clear()  # crude bound; refills from the database
-                self._tokens[key] = (time.monotonic(), found)
+                self._tokens[key] = (time.monotonic(), row[2], (row[0], row[1]))
         return found
 
     def revoke(self, token_id: str) -> None:
         with self.ctx.db.write() as conn:
             store.revoke_token(conn, token_id, self.ctx.clock())
         with self._tokens_lock:
-            for key in [k for k, (_, f) in self._tokens.items() if f[1] == token_id]:
+            for key in [k for k, (_, _, f) in self._tokens.items() if f[1] == token_id]:
                 del self._tokens[key]
 
     def list_users(self) -> list[User]:

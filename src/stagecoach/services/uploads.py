@@ -35,7 +35,7 @@ from stagecoach.domain.errors import (
     upload_failed_error,
     upload_interrupted_error,
 )
-from stagecoach.domain.filenames import display_name
+from stagecoach.domain.filenames import case_name_text, display_name
 from stagecoach.domain.job_update import Report, apply_report
 from stagecoach.domain.progress import UNIT_FACT
 from stagecoach.domain.records import Job, User
@@ -63,7 +63,6 @@ log = logging.getLogger("stagecoach.uploads")
 T = TypeVar("T")
 
 WRITE_BLOCK = 1 << 20  # bytes gathered before one write + hash, off the event loop
-MAX_CASE_NAME = 200
 # An upload still running after this long lost its server (crash, restart); see fail_abandoned.
 ABANDONED_AFTER = 24 * 3600.0
 
@@ -254,10 +253,10 @@ class _Upload:
     async def _field(self, name: str, value: str) -> None:
         value = value.strip()
         if name == "case_name":
-            cleaned = display_name(value, limit=10_000) if value else ""
-            if len(cleaned) > MAX_CASE_NAME:
-                raise Invalid(f"case_name is longer than {MAX_CASE_NAME} characters")
-            self.case_name = cleaned or None
+            try:
+                self.case_name = case_name_text(value)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
         elif name == "parent_job_id":
             if len(value) > 36:
                 raise NotFound("parent job not found")
@@ -412,6 +411,12 @@ class _Upload:
             raise NotFound(f"parent job {pid} not found")
         types = [inc.facts.file_type for inc in self.files if inc.facts is not None]
         pipeline = self.pipeline or choose_pipeline(types)
+        asked = self.u.pipelines[self.pipeline] if self.pipeline else None
+        if asked and (refused := [t for t in types if not asked.accepts(t)]):
+            raise UnsupportedMedia(
+                f"the {asked.name} pipeline cannot process {refused[0]} files; leave "
+                "pipeline out to choose by file type"
+            )
         # The job's unit is its pipeline's first stage's (audio seconds, pages, rows, bytes).
         unit = self.u.pipelines[pipeline].stages[0].unit
         fact_name = UNIT_FACT.get(unit, "size")
