@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import threading
@@ -16,13 +17,33 @@ from sqlalchemy.exc import IntegrityError
 
 from stagecoach.domain.records import Role, User
 from stagecoach.services.context import ServiceContext
-from stagecoach.services.errors import Conflict, Invalid, NotFound, Unauthorized
+from stagecoach.services.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from stagecoach.store import accounts as store
+from stagecoach.store import login_limits as limits_store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
 # Verifying an unknown user costs as much as a known one, so timing tells nothing.
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def _limit_keys(username: str, client: str | None, attempts: int) -> dict[str, int]:
+    """The limit keys of a sign-in and the failures each allows in a window: the username's
+    (hashed, so any text fits the column), and the client address's, three times as many."""
+    keys = {"u:" + _digest(username): attempts}
+    if client:
+        keys["a:" + _digest(client)] = 3 * attempts
+    return keys
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def hash_token(token: str) -> str:
@@ -90,8 +111,10 @@ class Accounts:
         return None if given else password
 
     def authenticate(self, username: str, password: str) -> User:
-        with self.ctx.db.read() as conn:
-            found = store.user_by_name(conn, username)
+        found = None
+        if USERNAME.match(username):  # no other name exists (nor fits a query: NUL)
+            with self.ctx.db.read() as conn:
+                found = store.user_by_name(conn, username)
         pw_hash = found[1] if found else _DUMMY_HASH
         try:
             _hasher.verify(pw_hash, password)
@@ -116,8 +139,31 @@ class Accounts:
             )
         return token
 
-    def login(self, username: str, password: str, kind: str = "api") -> str:
-        return self.issue_token(self.authenticate(username, password), kind)
+    def login(
+        self, username: str, password: str, kind: str = "api", client: str | None = None
+    ) -> str:
+        """A new token for the right password. Each attempt is counted per username and
+        per client address before the password is checked (so a refused one costs no
+        argon2 work); a right password takes its attempt back."""
+        keys = _limit_keys(username, client, self.ctx.settings.login_attempts)
+        self._reserve_attempt(keys)
+        user = self.authenticate(username, password)
+        with self.ctx.db.write() as conn:
+            limits_store.forgive(conn, list(keys))
+        return self.issue_token(user, kind)
+
+    def _reserve_attempt(self, keys: dict[str, int]) -> None:
+        settings = self.ctx.settings
+        now = self.ctx.clock()
+        window = timedelta(seconds=settings.login_window_seconds)
+        with self.ctx.db.write() as conn:
+            counts = limits_store.reserve(conn, list(keys), now, now - window)
+        over = [c for c in counts if c.failures > keys[c.key]]
+        if over:
+            wait = max((c.window_start + window - now).total_seconds() for c in over)
+            raise TooManyRequests(
+                "too many failed sign-ins; try again later", retry_after=max(1, math.ceil(wait))
+            )
 
     def user_for_token(self, token: str) -> tuple[User, str] | None:
         """The token's user. A token seen in the last `token_cache_seconds` is not looked up
