@@ -115,9 +115,7 @@ def test_nul_bytes_are_refused_or_stripped(client, analyst, job_factory):
     r = client.post("/api/v1/auth/token", data={"username": "ad\x00min", "password": "x" * 8})
     assert r.status_code == 401
     page = csrf_of(client.get("/login").text)
-    r = client.post(
-        "/login", data={"username": "ad\x00min", "password": "x", "csrf_token": page}
-    )
+    r = client.post("/login", data={"username": "ad\x00min", "password": "x", "csrf_token": page})
     assert r.status_code == 401
 
 

@@ -8,7 +8,7 @@ import ipaddress
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from stagecoach.api.deps import ServicesDep
+from stagecoach.api.deps import ServicesDep, bearer_token
 from stagecoach.services.errors import Forbidden
 from stagecoach.services.metrics import STAGE_BUCKETS, MetricsSnapshot
 
@@ -77,10 +77,13 @@ def check_access(request: Request) -> None:
     if is_loopback(request.client.host if request.client else None):
         return
     token = request.app.state.settings.metrics_token
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if token is not None and scheme.lower() == "bearer" and given:
-        if hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
-            return
+    given = bearer_token(request.headers.get("authorization", ""))
+    if (
+        token is not None
+        and given
+        and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    ):
+        return
     raise Forbidden(
         "/metrics answers loopback clients; others send 'Authorization: Bearer' with the "
         "STAGECOACH_METRICS_TOKEN"

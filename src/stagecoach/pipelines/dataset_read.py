@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
-from stagecoach.pipelines.text import looks_binary
+from stagecoach.media import safe_zip
+from stagecoach.pipelines.text import looks_binary, too_complex
 
 SAMPLE_BYTES = 64 * 1024
 JSON_CHUNK_CHARS = 1 << 20
@@ -131,6 +132,10 @@ class XlsxReader(TableReader):
     def __init__(self, path: Path) -> None:
         import openpyxl
 
+        try:
+            safe_zip.check(path, "Excel workbook")
+        except safe_zip.TooComplex as exc:
+            raise too_complex(exc) from None
         try:
             # openpyxl warns about features it drops on reading (styles, validation); noise here.
             with warnings.catch_warnings():

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
-from stagecoach.pipelines.text import looks_binary
+from stagecoach.media import safe_zip
+from stagecoach.pipelines.text import looks_binary, too_complex
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages, so progress has one unit
 FORMATS_BY_EXTENSION = {
@@ -99,6 +100,10 @@ def docx_text(path: Path) -> str:
     from docx.table import Table
 
     try:
+        safe_zip.check(path, "Word document")
+    except safe_zip.TooComplex as exc:
+        raise too_complex(exc) from None
+    try:
         document = docx.Document(str(path))
         parts: list[str] = []
         for block in document.iter_inner_content():
@@ -121,8 +126,10 @@ def docx_page_estimate(path: Path) -> int | None:
     """Pages as Word last counted them (docProps/app.xml), when the file says."""
     try:
         with zipfile.ZipFile(path) as z:
-            app = z.read("docProps/app.xml").decode("utf-8", "replace")
-    except (KeyError, OSError, zipfile.BadZipFile):
+            app = safe_zip.read_member(z, "docProps/app.xml", limit=2**20).decode(
+                "utf-8", "replace"
+            )
+    except (KeyError, OSError, zipfile.BadZipFile, safe_zip.TooComplex):
         return None
     match = re.search(r"<Pages>(\d+)</Pages>", app)
     return int(match.group(1)) if match else None

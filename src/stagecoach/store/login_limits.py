@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,12 +23,12 @@ class Attempts:
     window_start: datetime
 
 
-def _insert(conn: Connection):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(login_limits)
+def _insert(conn: Connection) -> Any:
+    """INSERT ... ON CONFLICT, which both engines spell the same way."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(login_limits)
 
 
 def reserve(conn: Connection, keys: list[str], now: datetime, cutoff: datetime) -> list[Attempts]:
@@ -54,7 +55,5 @@ def reserve(conn: Connection, keys: list[str], now: datetime, cutoff: datetime) 
 def forgive(conn: Connection, keys: list[str]) -> None:
     """Take back one reserved attempt per key (the password was right)."""
     conn.execute(
-        login_limits.update()
-        .where(t.key.in_(keys), t.failures > 0)
-        .values(failures=t.failures - 1)
+        login_limits.update().where(t.key.in_(keys), t.failures > 0).values(failures=t.failures - 1)
     )
