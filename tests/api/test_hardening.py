@@ -218,3 +218,25 @@ def test_metrics_open_on_loopback_else_a_bearer_token(make_settings, services):
         assert ok.status_code == 200 and "stagecoach_jobs" in ok.text
     with TestClient(app, client=("127.0.0.1", 40000)) as local:
         assert local.get("/metrics").status_code == 200
+
+
+def test_no_server_path_reaches_a_response(client, analyst, settings):
+    _, h = analyst
+    broken = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 64  # not decodable
+    r = upload(client, h, [("talk.mp3", broken)])
+    assert r.status_code == 422, r.text
+    root = str(settings.files_dir.resolve())
+    assert root not in r.text and "/uploads/" not in r.text, r.text
+
+
+def test_stage_errors_lose_server_paths():
+    from stagecoach.domain.errors import JobError, StageError
+
+    err = StageError(
+        "audio_unreadable",
+        "The recording cannot be read: it is damaged 0 s into the recording ([Errno "
+        "1094995529] Invalid data found when processing input: '/srv/sc/files/uploads/1d/x')",
+    ).error
+    assert "/srv" not in err.message and "'<file>'" in err.message
+    stored = JobError.from_dict({"message": "open /var/lib/sc/files/results/j/a.txt failed"})
+    assert stored.message == "open <file> failed"

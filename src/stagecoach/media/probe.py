@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from stagecoach.domain.errors import without_paths
 from stagecoach.media import safe_zip
 from stagecoach.media.detect import FORMATS, Format, Rejected
 
@@ -291,4 +292,4 @@ def _estimate_json_rows(head: bytes, size: int) -> int:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    return without_paths(text)[:200]

@@ -34,6 +34,7 @@ from stagecoach.domain.errors import (
     storage_full_error,
     upload_failed_error,
     upload_interrupted_error,
+    without_paths,
 )
 from stagecoach.domain.filenames import case_name_text, display_name
 from stagecoach.domain.job_update import Report, apply_report
@@ -170,7 +171,8 @@ class Uploads:
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 with anyio.CancelScope(shield=True):
-                    await run.fail(upload_failed_error(), f"storage error: {exc}")
+                    why = f"storage error: {without_paths(str(exc))}"
+                    await run.fail(upload_failed_error(), why)
                 raise
             with anyio.CancelScope(shield=True):
                 await run.fail(storage_full_error(), "disk full")
