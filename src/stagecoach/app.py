@@ -16,6 +16,7 @@ from stagecoach.api import (
     health,
     jobs,
     metrics,
+    openapi,
     poll,
     problems,
     results,
@@ -74,6 +75,7 @@ def create_app(
     app.state.services = services
     app.state.embedded_worker = embedded_worker
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
