@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     stage_host_recycle_mb: int = Field(
         512,
         ge=0,
-        description="A stage process that grew past this many MiB (peak resident) is "
+        description="A stage process holding more than this many MiB (resident) is "
         "replaced after its job instead of idling with the memory (0: never).",
     )
 
