@@ -11,10 +11,11 @@ answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stagecoach.api.problems import problem
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -61,7 +62,8 @@ class Edge:
             await send(msg)
 
         if has_nul(scope):
-            await refuse(with_headers, 400, "the path or query contains a NUL character")
+            refused = problem(400, "the path or query contains a NUL character")
+            await refused(scope, receive, with_headers)
             return
         await self.app(scope, receive, with_headers)
 
@@ -73,23 +75,3 @@ def _merged(
     present = {name.lower() for name, _ in out}
     out.extend((name, value) for name, value in extra if name not in present)
     return out
-
-
-async def refuse(
-    send: Send, status: int, detail: str, title: str = "Bad request", **extra: object
-) -> None:
-    """A problem+json answer written straight to ASGI, for layers in front of the app."""
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

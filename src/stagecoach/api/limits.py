@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stagecoach.api.edge import refuse
+from stagecoach.api.problems import problem
 
 
 class BodyTooLarge(HTTPException):
@@ -35,7 +35,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _refuse(send, self.max_bytes)
+                    await problem(413, _detail(self.max_bytes))(scope, receive, send)
                     return
         seen = 0
         started = False
@@ -59,12 +59,8 @@ class BodyLimit:
             await self.app(scope, counted, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, self.max_bytes)
+                await problem(413, _detail(self.max_bytes))(scope, receive, send)
 
 
 def _detail(limit: int) -> str:
     return f"request body is larger than the limit of {limit // 1024} KiB"
-
-
-async def _refuse(send: Send, limit: int) -> None:
-    await refuse(send, 413, _detail(limit), title="Content too large")
