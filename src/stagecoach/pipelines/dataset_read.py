@@ -134,9 +134,6 @@ class XlsxReader(TableReader):
 
         try:
             safe_zip.check(path, "Excel workbook")
-        except safe_zip.TooComplex as exc:
-            raise too_complex(exc) from None
-        try:
             # openpyxl warns about features it drops on reading (styles, validation); noise here.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -144,6 +141,8 @@ class XlsxReader(TableReader):
             self.sheet = self.book.worksheets[0]
             self._rows = self.sheet.iter_rows(values_only=True)
             header = next((r for r in self._rows if any(c is not None for c in r)), None)
+        except safe_zip.TooComplex as exc:
+            raise too_complex(exc) from None
         except Exception as exc:  # openpyxl and zipfile raise many types on damaged files
             raise unreadable("it is not a valid .xlsx workbook") from exc
         if header is None:

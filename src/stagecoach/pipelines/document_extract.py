@@ -101,9 +101,6 @@ def docx_text(path: Path) -> str:
 
     try:
         safe_zip.check(path, "Word document")
-    except safe_zip.TooComplex as exc:
-        raise too_complex(exc) from None
-    try:
         document = docx.Document(str(path))
         parts: list[str] = []
         for block in document.iter_inner_content():
@@ -112,6 +109,8 @@ def docx_text(path: Path) -> str:
                     parts.append(" | ".join(cell.text.strip() for cell in row.cells))
             else:
                 parts.append(block.text)
+    except safe_zip.TooComplex as exc:
+        raise too_complex(exc) from None
     except Exception as exc:  # python-docx and zipfile raise many types on damaged files
         raise StageError(
             "docx_corrupt",
