@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.csv_layout import sniff_layout
+from stagecoach.domain.errors import without_paths
 from stagecoach.domain.json_records import find_records
+from stagecoach.media import safe_zip
 from stagecoach.media.detect import FORMATS, Format, Rejected
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages (the pipelines use the same)
@@ -43,6 +45,8 @@ class MediaFacts:
 
 
 def probe(path: Path, fmt: Format) -> MediaFacts:
+    if fmt.family.startswith("zip"):
+        _check_zip(path, fmt)
     if fmt.file_type in ("audio", "video"):
         return _media(path, fmt)
     if fmt.name == "pdf":
@@ -159,17 +163,33 @@ def _docx_pages(path: Path) -> int:
             if "word/document.xml" not in names:
                 raise Rejected("the file is a ZIP archive, not a Word document", 415)
             if "docProps/app.xml" in names:
-                found = re.search(rb"<Pages>(\d+)</Pages>", z.read("docProps/app.xml"))
+                app = safe_zip.read_member(z, "docProps/app.xml", limit=2**20, what=WORD)
+                found = re.search(rb"<Pages>(\d+)</Pages>", app)
                 if found and int(found.group(1)) > 0:
                     return int(found.group(1))
             info = z.getinfo("word/document.xml")
-            if info.file_size > 64 * 2**20:
+            if info.file_size > 4 * 2**20:  # an estimate, rather than text in this process
                 return max(1, info.file_size // (CHARS_PER_PAGE * 8))
-            xml = z.read("word/document.xml").decode("utf-8", "replace")
+            xml = safe_zip.read_member(z, "word/document.xml", what=WORD).decode("utf-8", "replace")
+    except safe_zip.TooComplex as exc:
+        raise Rejected(str(exc), 422) from None
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
         raise Rejected(f"the file cannot be read as a Word document ({_short(exc)})", 422) from None
     chars = sum(len(t) for t in re.findall(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>", xml))
     return max(1, math.ceil(chars / CHARS_PER_PAGE))
+
+
+WORD = FORMATS["docx"].label
+
+
+def _check_zip(path: Path, fmt: Format) -> None:
+    """Every zip-based format: refuse a bomb before any library inflates a part."""
+    try:
+        safe_zip.check(path, fmt.label)
+    except safe_zip.TooComplex as exc:
+        raise Rejected(str(exc), 422) from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise Rejected(f"the file cannot be read as {fmt.label} ({_short(exc)})", 422) from None
 
 
 # --- datasets ------------------------------------------------------------------------------
@@ -328,4 +348,4 @@ def _estimate_json_rows(head: bytes, size: int) -> int:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    return without_paths(text)[:200]

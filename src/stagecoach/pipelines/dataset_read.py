@@ -19,7 +19,8 @@ from typing import Any
 from stagecoach.domain.csv_layout import preamble_rows, sniff_layout
 from stagecoach.domain.errors import StageError
 from stagecoach.domain.json_records import find_records
-from stagecoach.pipelines.text import looks_binary
+from stagecoach.media import safe_zip
+from stagecoach.pipelines.text import looks_binary, too_complex
 
 SAMPLE_BYTES = 64 * 1024
 JSON_CHUNK_CHARS = 1 << 20
@@ -171,6 +172,7 @@ class XlsxReader(TableReader):
         # The stored blob has no extension, and openpyxl refuses a path without one.
         self.handle = open(path, "rb")  # noqa: SIM115 (closed with the book, after the rows)
         try:
+            safe_zip.check(path, "Excel workbook")
             # openpyxl warns about features it drops on reading (styles, validation); noise here.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -178,6 +180,9 @@ class XlsxReader(TableReader):
             self.sheet = self.book.worksheets[0]
             rows = self.sheet.iter_rows(values_only=True)
             head = list(islice(rows, SHEET_HEAD_ROWS))
+        except safe_zip.TooComplex as exc:
+            self.close()
+            raise too_complex(exc) from None
         except Exception as exc:  # openpyxl and zipfile raise many types on damaged files
             self.close()
             raise unreadable("it is not a valid .xlsx workbook") from exc

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
-from stagecoach.pipelines.text import looks_binary
+from stagecoach.media import safe_zip
+from stagecoach.pipelines.text import looks_binary, too_complex
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages, so progress has one unit
 FORMATS_BY_EXTENSION = {
@@ -111,6 +112,7 @@ def docx_content(path: Path) -> DocxContent:
     from docx.table import Table
 
     try:
+        safe_zip.check(path, "Word document")
         document = docx.Document(str(path))
         parts: list[str] = []
         paragraphs: list[str] = []
@@ -123,6 +125,8 @@ def docx_content(path: Path) -> DocxContent:
             else:
                 parts.append(block.text)
                 paragraphs.append(block.text)
+    except safe_zip.TooComplex as exc:
+        raise too_complex(exc) from None
     except Exception as exc:  # python-docx and zipfile raise many types on damaged files
         raise StageError(
             "docx_corrupt",
@@ -141,8 +145,10 @@ def docx_page_estimate(path: Path) -> int | None:
     """Pages as Word last counted them (docProps/app.xml), when the file says."""
     try:
         with zipfile.ZipFile(path) as z:
-            app = z.read("docProps/app.xml").decode("utf-8", "replace")
-    except (KeyError, OSError, zipfile.BadZipFile):
+            app = safe_zip.read_member(z, "docProps/app.xml", limit=2**20).decode(
+                "utf-8", "replace"
+            )
+    except (KeyError, OSError, zipfile.BadZipFile, safe_zip.TooComplex):
         return None
     match = re.search(r"<Pages>(\d+)</Pages>", app)
     return int(match.group(1)) if match else None

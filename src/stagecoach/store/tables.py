@@ -237,3 +237,13 @@ job_events = sa.Table(
     _id("owner_id", nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, index=True),
 )
+
+# Failed sign-ins per username and per client address (keys hashed), counted over a fixed
+# window, shared by every API process so the limit holds across them.
+login_limits = sa.Table(
+    "login_limits",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+)
