@@ -21,6 +21,7 @@ from stagecoach.settings import Settings
 from tests.dbs import REQUIRE_PG, PgTemplates, SqliteTemplates, pg_available
 
 PASSWORD = "correct horse battery"
+TEST_SECRET_KEY = "test-secret-key-shared-by-every-server-of-a-test"
 
 
 class FakeClock:
@@ -89,6 +90,8 @@ def make_settings(tmp_path: Path, db_url: str) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "database_url": db_url,
             "admin_password": "admin-password",
+            # PostgreSQL requires one (several API servers); SQLite would generate its own.
+            "secret_key": TEST_SECRET_KEY,
         }
         values.update(overrides)
         return Settings(**values)

@@ -63,6 +63,10 @@ def serve(
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    missing = settings.shared_secret_missing()
+    if missing is not None:  # before touching the database
+        err.print(f"[red]error:[/red] {missing}")
+        raise typer.Exit(2)
     services = _services(settings)
     generated = services.accounts.ensure_admin()
     if generated:
