@@ -74,9 +74,10 @@ def serve(
             f"[bold]Created account 'admin' with password:[/bold] {generated}\n"
             "(shown once; set STAGECOACH_ADMIN_PASSWORD to choose it)"
         )
-    app_ = create_app(
-        settings, services=services, embedded_worker=not no_worker, pipelines=_pipelines(pipelines)
-    )
+    chosen = _pipelines(pipelines)
+    if chosen is not None:  # uploads name them too, with or without the embedded worker
+        services.pipelines = chosen
+    app_ = create_app(settings, services=services, embedded_worker=not no_worker, pipelines=chosen)
     console.print(f"stagecoach at http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(
         app_,
