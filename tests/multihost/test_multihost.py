@@ -147,18 +147,20 @@ def test_upload_on_one_host_processed_on_another_followed_and_downloaded_from_a_
 
         url = {h: f"http://{network.addresses[h]}:{PORT}" for h in ("api1", "api2")}
         serve = ["serve", "--no-worker", "--pipelines", PIPELINES, "--port", str(PORT)]
-        for h in ("api1", "api2"):  # one after the other: the first makes the admin account
-            start(h, *serve, "--host", network.addresses[h])
-            wait_for(lambda h=h: _answers(f"{url[h]}/healthz"), 40, f"{h} answers")
-        worker_ids = {}
+        start("api1", *serve, "--host", network.addresses["api1"])
+        wait_for(lambda: _answers(f"{url['api1']}/healthz"), 40, "api1 answers")
+        # api1 has made the admin account; the other hosts start together
+        start("api2", *serve, "--host", network.addresses["api2"])
         for h in ("w1", "w2"):
             start(h, "worker", "--pipelines", PIPELINES, "--concurrency", "1")
+        worker_ids = {}
         for h in ("w1", "w2"):
             log = tmp_path / f"{h}.log"
             found = wait_for(
                 lambda log=log: re.search(r"worker (\S+) running", log.read_text()), 40, h
             )
             worker_ids[found.group(1)] = h
+        wait_for(lambda: _answers(f"{url['api2']}/healthz"), 40, "api2 answers")
 
         token = httpx.post(
             f"{url['api1']}/api/v1/auth/token",
