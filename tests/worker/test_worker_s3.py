@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
-from stagecoach.store.tables import results
+from stagecoach.store.tables import files, results
 from tests.worker.conftest import FAST, status_of, wait_for
 
 
@@ -48,3 +50,24 @@ def test_inputs_come_from_the_bucket_and_their_copies_go(
     for key in keys:
         assert b"".join(wservices.storage.read(key)).strip()  # the digest, in the bucket
     assert not Path(wsettings.files_dir).exists()
+
+
+def test_retention_deletes_uploads_and_results_from_the_bucket(
+    wsettings, wservices, owner, make_job, make_file, start_worker
+):
+    job_id = make_job("slow", [make_file(b"c" * 2000, "old.wav")])
+    start_worker()
+    wait_for(lambda: status_of(wservices, owner, job_id)["status"] == "completed")
+    with wservices.ctx.db.read() as conn:
+        keys = [k for (k,) in conn.execute(sa.select(results.c.stored_path))]
+        keys += [k for (k,) in conn.execute(sa.select(files.c.stored_path))]
+    assert len(keys) == 2 and all(wservices.storage.exists(k) for k in keys)
+    later = Services(
+        ServiceContext.from_settings(wsettings.model_copy(update={"retention_days": -1}))
+    )
+    try:
+        report = later.housekeeping.cleanup()
+    finally:
+        later.ctx.db.dispose()
+    assert report.jobs == [job_id]
+    assert [k for k in keys if wservices.storage.exists(k)] == []
