@@ -35,10 +35,14 @@ def parse_url(url: str) -> tuple[str, str]:
 
 def make_client() -> Any:
     import boto3
+    from botocore.config import Config
 
     # AWS_REGION is the newer name; boto3 reads AWS_DEFAULT_REGION on its own.
     region = os.environ.get("AWS_REGION") or None
-    return boto3.session.Session().client("s3", region_name=region)
+    # One client serves every request thread of an API process: more than botocore's 10
+    # pooled connections, so concurrent downloads do not queue for one.
+    config = Config(max_pool_connections=32)
+    return boto3.session.Session().client("s3", region_name=region, config=config)
 
 
 class S3Storage:
