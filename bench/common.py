@@ -66,6 +66,7 @@ def env_for(url: str, data: Path, **extra: str) -> dict[str, str]:
         STAGECOACH_DATABASE_URL=url,
         STAGECOACH_DATA_DIR=str(data),
         STAGECOACH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        STAGECOACH_SECRET_KEY="bench-secret-key",
         STAGECOACH_LOG_LEVEL="WARNING",
     )
     env.update(extra)

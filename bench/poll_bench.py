@@ -44,7 +44,9 @@ def seed(url: str, data: Path) -> tuple[list[str], str]:
     from stagecoach.store import jobs as store
     from stagecoach.store import migrate
 
-    settings = Settings(database_url=url, data_dir=data, admin_password="x" * 12)
+    settings = Settings(
+        database_url=url, data_dir=data, admin_password="x" * 12, secret_key="bench-secret-key"
+    )
     services = Services(ServiceContext.from_settings(settings))
     migrate.upgrade(services.ctx.db.engine)
     services.accounts.ensure_admin()

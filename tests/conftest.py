@@ -19,8 +19,10 @@ from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
 from tests.dbs import REQUIRE_PG, PgTemplates, SqliteTemplates, pg_available
+from tests.s3server import MotoServer
 
 PASSWORD = "correct horse battery"
+TEST_SECRET_KEY = "test-secret-key-shared-by-every-server-of-a-test"
 
 
 class FakeClock:
@@ -77,6 +79,21 @@ def db_url(request: pytest.FixtureRequest, sqlite_templates: SqliteTemplates) ->
     pg.drop(url)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def s3_url(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://bucket/prefix`` of a fresh bucket; boto3 finds the server by the AWS_* variables."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.new_bucket()}/stagecoach"
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -89,6 +106,8 @@ def make_settings(tmp_path: Path, db_url: str) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "database_url": db_url,
             "admin_password": "admin-password",
+            # PostgreSQL requires one (several API servers); SQLite would generate its own.
+            "secret_key": TEST_SECRET_KEY,
         }
         values.update(overrides)
         return Settings(**values)

@@ -32,6 +32,10 @@ from stagecoach.settings import Settings
 UPLOAD_PATHS = ("/api/v1/upload", "/upload")
 
 
+class ConfigError(RuntimeError):
+    """The settings cannot serve: the message says what to set."""
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -42,6 +46,9 @@ def create_app(
     """``embedded_worker``: run a worker inside this process for the app's lifetime, over
     ``pipelines`` (default: the installed ones)."""
     settings = settings or Settings()
+    missing = settings.shared_secret_missing()
+    if missing is not None:
+        raise ConfigError(missing)
     services = services or Services(ServiceContext.from_settings(settings))
 
     @asynccontextmanager

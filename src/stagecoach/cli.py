@@ -63,6 +63,10 @@ def serve(
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
+    missing = settings.shared_secret_missing()
+    if missing is not None:  # before touching the database
+        err.print(f"[red]error:[/red] {missing}")
+        raise typer.Exit(2)
     services = _services(settings)
     generated = services.accounts.ensure_admin()
     if generated:
@@ -70,9 +74,10 @@ def serve(
             f"[bold]Created account 'admin' with password:[/bold] {generated}\n"
             "(shown once; set STAGECOACH_ADMIN_PASSWORD to choose it)"
         )
-    app_ = create_app(
-        settings, services=services, embedded_worker=not no_worker, pipelines=_pipelines(pipelines)
-    )
+    chosen = _pipelines(pipelines)
+    if chosen is not None:  # uploads name them too, with or without the embedded worker
+        services.pipelines = chosen
+    app_ = create_app(settings, services=services, embedded_worker=not no_worker, pipelines=chosen)
     console.print(f"stagecoach at http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(
         app_,

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(
         None, description="Directory for uploaded files and results. Default: <data_dir>/files."
     )
+    storage_url: str | None = Field(
+        None,
+        description="Object storage for uploaded files and results, s3://bucket/prefix "
+        "(endpoint, region and credentials from the standard AWS_* variables). "
+        "Unset: the local storage_dir.",
+    )
 
     # --- serving -----------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `stagecoach serve` listens on.")
@@ -40,8 +46,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None,
-        description="Key that signs session cookies and CSRF tokens. Unset: one is generated "
-        "and kept in <data_dir>/secret_key.",
+        description="Key that signs session cookies and CSRF tokens, the same on every API "
+        "server. Required with PostgreSQL; unset otherwise: one is "
+        "generated and kept in <data_dir>/secret_key.",
     )
     token_ttl_hours: float = Field(
         24 * 30, description="Lifetime of API tokens and browser sessions, in hours."
@@ -156,12 +163,39 @@ class Settings(BaseSettings):
             self.storage_dir = self.data_dir / "files"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'stagecoach.db').resolve()}"
+        if self.storage_url is not None:
+            from stagecoach.storage.s3 import parse_url
+
+            parse_url(self.storage_url)  # a clear error at startup, not at the first upload
         return self
+
+    def shared_secret_missing(self) -> str | None:
+        """Why pages cannot be served without STAGECOACH_SECRET_KEY, or None when they can.
+
+        A key generated per data directory differs between hosts: a form rendered by one API
+        server would be refused by another. PostgreSQL means there may be several hosts.
+        """
+        if self.secret_key is not None and self.secret_key.get_secret_value().strip():
+            return None
+        if self.is_sqlite:  # one host: its serving processes share <data_dir>/secret_key
+            return None
+        return (
+            "STAGECOACH_SECRET_KEY is required: the database is PostgreSQL, so several API "
+            "servers may serve "
+            "pages and must sign them with one key. Set the same random value on every server, "
+            "e.g. STAGECOACH_SECRET_KEY=$(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')."
+        )
 
     @property
     def db_url(self) -> str:
         assert self.database_url is not None
         return self.database_url
+
+    @property
+    def cache_dir(self) -> Path:
+        """Local copies of blobs from object storage (stage inputs), removed when done."""
+        return self.data_dir / "cache"
 
     @property
     def files_dir(self) -> Path:

@@ -32,6 +32,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
             "COVERAGE_PROCESS_START": "",
         }
     )
+    if settings.secret_key is not None:
+        env["STAGECOACH_SECRET_KEY"] = settings.secret_key.get_secret_value()
     env.update(extra)
     return env
 

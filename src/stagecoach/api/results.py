@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Header
+from starlette.responses import Response
 
+from stagecoach.api.blobs import blob_response, content_disposition
 from stagecoach.api.deps import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["results"])
@@ -17,11 +18,17 @@ def list_results(job_id: str, user: CurrentUser, services: ServicesDep) -> dict[
     return {"job_id": job_id, "results": services.results.list_results(user, job_id)}
 
 
-@router.get("/{job_id}/results/{name}")
+@router.get("/{job_id}/results/{name}", response_model=None)
 def download_result(
-    job_id: str, name: str, user: CurrentUser, services: ServicesDep
-) -> FileResponse:
+    job_id: str,
+    name: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
     r = services.results.open_result(user, job_id, name)
-    return FileResponse(
-        r.path, media_type=r.mime, filename=r.name, headers={"X-Content-Type-Options": "nosniff"}
-    )
+    headers = {
+        "Content-Disposition": content_disposition(r.name),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return blob_response(services.storage, r.key, r.size, r.mime, headers, range_)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.contract import iso
@@ -16,7 +15,7 @@ from stagecoach.store import files as store
 
 @dataclass(frozen=True)
 class FileContent:
-    path: Path
+    key: str  # storage key
     size: int
     mime: str
     name: str  # display text for Content-Disposition, never a path
@@ -65,12 +64,12 @@ class Files:
             raise Conflict(
                 f"file {file_id} has no stored content (its status is '{row['status']}')"
             )
-        path = self.storage.path(row["stored_path"])
-        if not path.is_file():
+        size = self.storage.size(row["stored_path"])
+        if size is None:
             raise NotFound(f"file {file_id} content is no longer stored")
         return FileContent(
-            path=path,
-            size=path.stat().st_size,
+            key=row["stored_path"],
+            size=size,
             mime=row["mime"],
             name=row["original_name"],
             sha256=row["sha256"],

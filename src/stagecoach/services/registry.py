@@ -18,7 +18,8 @@ from stagecoach.services.queue import Queue
 from stagecoach.services.results import Results
 from stagecoach.services.tracking import Tracking
 from stagecoach.services.uploads import Uploads
-from stagecoach.storage.local import LocalStorage
+from stagecoach.storage import open_storage
+from stagecoach.storage.base import Storage
 
 
 class Services:
@@ -42,8 +43,8 @@ class Services:
         return Tracking(self.ctx, self.estimates)
 
     @cached_property
-    def storage(self) -> LocalStorage:
-        return LocalStorage(self.ctx.settings.files_dir)
+    def storage(self) -> Storage:
+        return open_storage(self.ctx.settings)
 
     @cached_property
     def events(self) -> EventBroker:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.contract import iso
@@ -18,7 +17,7 @@ from stagecoach.store import results as store
 @dataclass(frozen=True)
 class ResultDownload:
     name: str
-    path: Path
+    key: str  # storage key
     mime: str
     size: int
 
@@ -57,10 +56,10 @@ class Results:
                     f"job {job_id} expired on {iso(job.expired_at)}; its results were removed"
                 )
             raise NotFound(f"job {job_id} has no result named {name!r}")
-        path = self.storage.path(row["stored_path"])
-        if not path.is_file():
+        size = self.storage.size(row["stored_path"])
+        if size is None:
             raise NotFound(f"result {name!r} of job {job_id} is missing from storage")
-        return ResultDownload(row["name"], path, row["mime"], int(row["size"]))
+        return ResultDownload(row["name"], row["stored_path"], row["mime"], size)
 
     def _visible(self, conn, viewer: User, job_id: str):  # type: ignore[no-untyped-def]
         job = jobs_store.get_visible_job(conn, viewer, job_id)

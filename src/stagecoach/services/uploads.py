@@ -396,10 +396,13 @@ class _Upload:
         assert inc.writer is not None and inc.format is not None
         await run_sync(inc.writer.close)
         fmt = inc.format
+        local = await run_sync(self.u.storage.local_path, inc.key)
         try:
-            inc.facts = await run_sync(probe, self.u.storage.path(inc.key), fmt)
+            inc.facts = await run_sync(probe, local, fmt)
         except Rejected as exc:
             raise _rejection(inc, exc) from None
+        finally:
+            self.u.storage.discard_local(local)
         inc.pipeline = self._pipeline_for(inc)
         inc.done = True
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+CHUNK = 256 * 1024  # bytes per read when a blob is streamed out
+
 
 class Storage(Protocol):
-    def path(self, key: str) -> Path:
-        """A local path to read the blob (local storage: the blob itself)."""
-
     def open_write(self, key: str) -> BinaryIO:
         """A new blob, written in chunks by the caller; removed with ``delete`` on failure."""
 
@@ -17,6 +17,21 @@ class Storage(Protocol):
         """Copy a local file in; returns its size."""
 
     def delete(self, key: str) -> None:
-        """Remove the blob if it exists."""
+        """Remove the blob if it exists (and any local copy of it)."""
+
+    def size(self, key: str) -> int | None:
+        """The blob's size in bytes, or None when there is no such blob."""
 
     def exists(self, key: str) -> bool: ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The bytes ``start`` to ``end`` (inclusive; None: to the end), in chunks."""
+
+    def local_path(self, key: str) -> Path:
+        """A local file with the blob's content, to run code on that needs a path. Local
+        storage: the blob itself. Object storage: a copy under <data_dir>/cache/ (made on the
+        first call), to be given back with ``discard_local`` when done. The path does not
+        exist when the blob is missing."""
+
+    def discard_local(self, path: Path) -> None:
+        """Done with a path from ``local_path``: a cached copy is removed, a blob never."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from stagecoach.storage.base import CHUNK
 
 
 class LocalStorage:
@@ -31,5 +34,27 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
+    def size(self, key: str) -> int | None:
+        p = self.path(key)
+        return p.stat().st_size if p.is_file() else None
+
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with self.path(key).open("rb") as f:
+            f.seek(start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                block = f.read(CHUNK if left is None else min(CHUNK, left))
+                if not block:
+                    return
+                if left is not None:
+                    left -= len(block)
+                yield block
+
+    def local_path(self, key: str) -> Path:
+        return self.path(key)
+
+    def discard_local(self, path: Path) -> None:
+        """The blob itself: nothing to give back."""

@@ -25,7 +25,7 @@ CSRF_FIELD = "csrf_token"
 
 def secret_key(settings: Settings) -> bytes:
     """The configured key, else one generated once and kept in <data_dir>/secret_key."""
-    if settings.secret_key is not None:
+    if settings.secret_key is not None and settings.secret_key.get_secret_value().strip():
         return settings.secret_key.get_secret_value().encode()
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():

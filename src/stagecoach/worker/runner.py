@@ -118,6 +118,7 @@ class FileRunner:
             clean = relay.outcome == "done" or relay.reusable
         finally:
             self.worker.release_host(host, reuse=clean)
+            self.worker.storage.discard_local(inp.file_path)  # the S3 cache copy
         self.progress_calls += relay.calls
         if relay.outcome == "done":
             results = [
@@ -204,7 +205,7 @@ class FileRunner:
         f = self.claim.file
         path = None
         if f is not None and f.get("stored_path"):
-            path = self.worker.storage.path(f["stored_path"])
+            path = self.worker.storage.local_path(f["stored_path"])
         if f is None or path is None or not path.is_file():
             return JobError(
                 "file_missing",
