@@ -172,8 +172,11 @@ def login(
         password = sys.stdin.readline().rstrip("\r\n")
     elif password is None:
         password = typer.prompt("Password", hide_input=True, err=True)
-    with Client.login(url, username, password) as c:
-        token = str(c.token)
+    try:
+        with Client.login(url, username, password) as c:
+            token = str(c.token)
+    except Unauthorized as exc:  # wrong password: no "sign in again" advice
+        raise StagecoachError(exc.status, exc.title, exc.detail) from None
     path = save_credentials(url, token, username)
     Show().err.print(f"signed in as {username} at {url} (stored in {path})", highlight=False)
     if print_token:

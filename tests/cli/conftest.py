@@ -129,7 +129,8 @@ class Cli:
         self, *args: str, input: str | None = None, **env: str
     ) -> subprocess.CompletedProcess[str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("STAGECOACH_")}
-        base.update(XDG_CONFIG_HOME=str(self.config_home), COLUMNS="100", **self.env, **env)
+        base.update({"XDG_CONFIG_HOME": str(self.config_home), "COLUMNS": "100"})
+        base.update({**self.env, **env})
         return subprocess.run(
             [sys.executable, "-m", "stagecoach", *args],
             env=base,
