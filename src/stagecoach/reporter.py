@@ -78,6 +78,7 @@ class Reporter:
         self._client = Client(client.base_url, client.token, timeout=request_timeout)
         self._state = _State(units_done=job.get("duration_processed"))
         self._sent: _State | None = None
+        self._backlog: list[_State] = []  # stage changes not yet delivered, in order
         self._seq = 0
         self._lock = threading.Condition()
         self._closing = False
@@ -96,14 +97,20 @@ class Reporter:
     def stage(self, name: str, total: float | None = None) -> None:
         """The job is now in stage ``name``; ``total``: units this stage will count."""
         index = self.stages.index(name) if name in self.stages else None
-        self._update(
-            status="processing",
-            stage=name,
-            stage_index=index,
-            stage_total=total,
-            stage_done=0.0,
-            percent=None,
-        )
+        with self._lock:
+            self._set(
+                replace(
+                    self._state,
+                    status="processing",
+                    stage=name,
+                    stage_index=index,
+                    stage_total=total,
+                    stage_done=0.0,
+                    percent=None,
+                )
+            )
+            # A stage change is history: it is sent even when later progress overtakes it.
+            self._backlog.append(self._state)
 
     def advance(self, n: float = 1) -> None:
         """``n`` more units done (of the stage's ``total``, and of the job's duration_total)."""
@@ -195,7 +202,7 @@ class Reporter:
         if s.status == "failed":
             return {"status": "failed", "error": s.error}
         if s.status == "completed":
-            return {"status": "completed", "message": s.message}
+            return {"status": "completed", "current_stage": s.stage, "message": s.message}
         percent = s.percent
         if percent is None and s.stage_total and s.stage_index is not None and self.stages:
             within = min(1.0, s.stage_done / s.stage_total)
@@ -223,14 +230,16 @@ class Reporter:
         while True:
             with self._lock:
                 while True:
-                    state = self._state
+                    while self._backlog and self._backlog[0] == self._sent:
+                        self._backlog.pop(0)
+                    state = self._backlog[0] if self._backlog else self._state
                     if state == self._sent:
                         if self._closing or state.ended:
                             return
                         self._lock.wait()
                         continue
                     now = time.monotonic()
-                    urgent = (state.ended or self._closing) and not backoff
+                    urgent = (state.ended or self._closing or bool(self._backlog)) and not backoff
                     due = now if urgent else next_at
                     if self._give_up_at is not None and due > self._give_up_at:
                         return  # the server is away and the caller is done: give up
@@ -256,6 +265,8 @@ class Reporter:
             next_at = time.monotonic() + self.min_interval
             with self._lock:
                 self._sent = state
+                if self._backlog and self._backlog[0] is state:
+                    self._backlog.pop(0)
                 if doc is not None:
                     self.last_document = doc
                 if state.ended:
