@@ -103,6 +103,7 @@ def test_environment_overrides_what_is_stored(signed_in, served, account):
 
 def test_bad_input_is_one_line_and_an_exit_code(signed_in, served, account, make_file, tmp_path):
     cli = Cli(tmp_path / "nobody")  # never signed in
+
     def one_line(r, code, starts):
         assert r.returncode == code, (r.stdout, r.stderr)
         assert "Traceback" not in r.stderr
