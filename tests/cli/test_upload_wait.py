@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import stat
 
-from stagecoach.cli_remote import credentials_path
-
 TEXT = "The survey closed in May. Most answers came by mail. " * 40
 
 

@@ -1,12 +1,9 @@
-"""The Python client and the `stagecoach login/upload/status` commands against a real server
-with its embedded worker: real uploads, real processing, real HTTP. SQLite only (the client
-never sees the database)."""
+"""The Python client against a real server with its embedded worker: real uploads, real
+processing, real HTTP. SQLite only (the client never sees the database). The commands are
+tested against a `stagecoach serve` subprocess in tests/cli."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,17 +31,6 @@ def notes(tmp_path: Path) -> Path:
     path = tmp_path / "notes.txt"
     path.write_text(TEXT)
     return path
-
-
-def cli(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("STAGECOACH_")}
-    return subprocess.run(
-        [sys.executable, "-m", "stagecoach", *args],
-        env={**full, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_client_uploads_follows_and_downloads(server, user_factory, notes, tmp_path):
@@ -79,37 +65,3 @@ def test_the_client_says_what_the_server_refused(server, user_factory, notes):
     with pytest.raises(StagecoachError) as down:
         Client("http://127.0.0.1:9", "x").status("any")
     assert down.value.status == 0 and down.value.title == "Cannot reach the server"
-
-
-def test_the_command_line_logs_in_uploads_and_watches(server, user_factory, notes):
-    user = user_factory("analyst")
-    r = cli(["login", user.username, "--url", server], STAGECOACH_PASSWORD=PASSWORD)
-    assert r.returncode == 0, r.stderr
-    token = r.stdout.strip()
-    env = {"STAGECOACH_URL": server, "STAGECOACH_TOKEN": token}
-
-    r = cli(["upload", str(notes), "--case", "Survey", "--wait"], **env)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.strip().splitlines()
-    job_id = lines[0].split()[0]
-    assert all(line.startswith(job_id) for line in lines)
-    assert "completed · 100%" in lines[-1] and len(lines) >= 2  # the 202's status, then more
-
-    r = cli(["status", job_id], **env)
-    assert r.returncode == 0 and r.stdout.startswith("completed · 100%"), r.stdout
-    r = cli(["status", job_id, "--json"], **env)
-    assert '"job_id": "' + job_id + '"' in r.stdout
-
-
-def test_the_command_line_fails_clearly(server, user_factory):
-    r = cli(["status", "some-job"], STAGECOACH_URL=server)
-    assert r.returncode == 2 and "no token" in r.stderr
-    r = cli(["login", "nobody", "--url", server], STAGECOACH_PASSWORD="wrong")
-    assert r.returncode == 1 and "error:" in r.stderr and r.stdout == ""
-    token = cli(
-        ["login", user_factory("analyst").username, "--url", server], STAGECOACH_PASSWORD=PASSWORD
-    ).stdout.strip()
-    r = cli(["status", "no-such-job", "--watch"], STAGECOACH_URL=server, STAGECOACH_TOKEN=token)
-    assert r.returncode == 1 and "error: Not found: job no-such-job not found" in r.stderr
-    r = cli(["upload", "/no/such/file.txt"], STAGECOACH_URL=server, STAGECOACH_TOKEN=token)
-    assert r.returncode == 2 and "does not exist" in r.stderr
