@@ -210,7 +210,12 @@ def whoami(url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False)
 
 @clear_errors
 def upload(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, metavar="FILE...", show_default=False
+        ),
+    ],
     url: UrlOpt = None,
     token: TokenOpt = None,
     case: Annotated[str | None, typer.Option(help="File the job under this case.")] = None,
@@ -218,7 +223,7 @@ def upload(
         str | None, typer.Option(help="The job this one extends (same case).")
     ] = None,
     pipeline: Annotated[
-        str | None, typer.Option(help="Force a pipeline (default: by type).")
+        str | None, typer.Option(help="Force a pipeline (default: by file type).")
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow the job until it ends; exit code says how.")

@@ -92,3 +92,24 @@ def test_an_exception_in_the_block_fails_the_job(served, account):
             1 / 0  # noqa: B018
         doc = c.status(r.job_id)
         assert doc["status"] == "failed" and "ZeroDivisionError" in doc["error"]["message"]
+
+
+def test_events_resume_across_a_server_restart(served, account):
+    import threading
+
+    with Client.login(served.url, account, PASSWORD) as c:
+        job = c.create_job(stages=["A", "B"])
+        seen: list[dict] = []
+        follow = threading.Thread(
+            target=lambda: seen.extend(c.events(job["job_id"], max_failures=100)), daemon=True
+        )
+        follow.start()
+        _wait_for(lambda: seen)
+        served.restart()
+        c.report(job["job_id"], status="processing", current_stage="A")
+        c.report(job["job_id"], current_stage="B")
+        c.report(job["job_id"], status="completed")
+        follow.join(30)
+        assert not follow.is_alive()
+        assert seen[0]["status"] == "pending" and seen[-1]["status"] == "completed"
+        assert "B" in [d["current_stage"] for d in seen]

@@ -65,3 +65,48 @@ def test_the_client_says_what_the_server_refused(server, user_factory, notes):
     with pytest.raises(StagecoachError) as down:
         Client("http://127.0.0.1:9", "x").status("any")
     assert down.value.status == 0 and down.value.title == "Cannot reach the server"
+
+
+def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes):
+    import asyncio
+
+    from stagecoach.client import AsyncClient, NotFound
+
+    user = user_factory("analyst")
+
+    async def go() -> None:
+        sent: list[tuple[str, int, int]] = []
+        async with await AsyncClient.login(server, user.username, PASSWORD) as sc:
+            job = await sc.upload([notes], case_name="Async", on_progress=lambda *a: sent.append(a))
+            assert sent[-1] == ("notes.txt", notes.stat().st_size, notes.stat().st_size)
+            seen = [doc async for doc in sc.events(job["job_id"])]
+            assert seen[-1]["status"] == "completed"
+            done = await sc.wait(job["job_id"], poll_seconds=0.1, timeout=60)
+            assert done["status"] == "completed"
+            assert (await sc.jobs(case_name="Async"))["total"] == 1
+            assert (await sc.timeline(job["job_id"]))[0]["kind"] == "created"
+            assert await sc.results(job["job_id"])
+            assert [c["case_name"] for c in await sc.cases()] == ["Async"]
+            assert (await sc.me())["username"] == user.username
+            with pytest.raises(NotFound) as missing:
+                await sc.status("no-such-job")
+            assert missing.value.problem["status"] == 404
+
+    asyncio.run(go())
+
+
+def test_the_client_follows_events_and_reports_upload_progress(server, user_factory, tmp_path):
+    user = user_factory("analyst")
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 40)
+    sent: list[int] = []
+    with Client.login(server, user.username, PASSWORD) as sc:
+        job = sc.upload([big], on_progress=lambda name, done, size: sent.append(done))
+        assert sent == sorted(sent) and sent[-1] == big.stat().st_size and len(sent) > 1
+        seen = list(sc.events(job["job_id"]))
+        assert seen[-1]["status"] == "completed" and seen[-1]["progress"] == 100
+        assert sc.me()["username"] == user.username
+        sc.logout()
+        with pytest.raises(StagecoachError) as revoked:
+            sc.me()
+        assert revoked.value.status == 401 and type(revoked.value).__name__ == "Unauthorized"

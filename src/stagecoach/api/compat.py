@@ -6,8 +6,8 @@ document. No rule lives here. Each route is tagged ``seed compatibility`` in Ope
 
 - seed 000 (Task004): ``POST /jobs/``, ``PATCH /jobs/{id}``, ``GET /jobs/{id}``,
   ``GET /jobs/{id}/timeline``; snake_case, ``stages_history``, status ``InProgress``.
-  ``GET /jobs/{id}`` is also the job's web page: JSON answers a client that does not ask
-  for HTML first (a browser gets the page).
+  ``GET /jobs/{id}`` is also the job's web page: a client that asks for JSON
+  (``Accept: application/json``) gets JSON, any other (a browser) the page.
 - seed 001 (US005): ``GET /api/v1/sessions/{id}/status``, a session being a job.
 - seed 002 (DataStory): ``GET /api/jobs/{jobId}`` in camelCase,
   ``POST /api/jobs/{jobId}/callback`` and ``POST /api/jobs/{jobId}/retry``.
@@ -69,13 +69,13 @@ _CATEGORY_IN = {
 
 
 def wants_json(accept: str) -> bool:
-    """JSON unless the client names HTML and not JSON (as a browser does)."""
+    """The client asks for JSON (``application/json`` or a ``+json`` type) by name."""
     accept = accept.lower()
-    return "application/json" in accept or "text/html" not in accept
+    return "application/json" in accept or "+json" in accept
 
 
 class JsonAskedRoute(APIRoute):
-    """A route that steps aside (no match) when the client asks for HTML: the page at the
+    """A route that steps aside (no match) unless the client asks for JSON: the page at the
     same path answers then."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -295,7 +295,8 @@ def seed_patch_job(
 
 
 def seed_get_job(job_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    """The job's latest status, in seed 000's shape. A browser asking for HTML gets the page."""
+    """The job's latest status, in seed 000's shape, to a client that asks for JSON
+    (``Accept: application/json``); any other gets the job's web page."""
     return seed000_job(services, user, services.tracking.status(user, job_id))
 
 
