@@ -283,16 +283,16 @@ def jobs(
     if as_json:
         return show.json(page)
     show.table(
-        ["job", "status", "stage", "progress", "note", "case", "created"],
+        ["job", "status", "stage", "progress", "case", "created", "note"],
         [
             (
                 d["job_id"],
                 d["status"],
-                d.get("current_stage"),
+                d.get("current_stage") if d["status"] in ("pending", "processing") else "",
                 f"{d['progress']:g}%",
-                d.get("eta_text") or d.get("message"),
                 d.get("case_name"),
-                d.get("created_at"),
+                show.when(d.get("created_at")),
+                d.get("eta_text") or d.get("message"),
             )
             for d in page["jobs"]
         ],
@@ -393,7 +393,7 @@ def cases(
         return show.json({"cases": found})
     show.table(
         ["case", "jobs", "last activity"],
-        [(c["case_name"], c["job_count"], c["last_activity"]) for c in found],
+        [(c["case_name"], c["job_count"], show.when(c["last_activity"])) for c in found],
     )
 
 
@@ -416,7 +416,7 @@ def cases_show(
                 j["status"],
                 f"{j['processed_files']}/{j['total_files']}",
                 j.get("parent_job_id"),
-                j["created_at"],
+                show.when(j["created_at"]),
             )
             for j in case["jobs"]
         ],

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -86,10 +87,19 @@ class Show:
             for row in rows:
                 self.line("\t".join("" if v is None else str(v) for v in row))
             return
-        t = Table(*columns, highlight=False)
+        t = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, name in enumerate(columns):
+            # The first column is the id people copy: never shortened; only the last (the
+            # words) wraps.
+            width = max((len(str(r[0])) for r in rows), default=0) if i == 0 else None
+            t.add_column(name, min_width=width, no_wrap=i < len(columns) - 1)
         for row in rows:
             t.add_row(*("" if v is None else str(v) for v in row))
         self.out.print(t)
+
+    def when(self, stamp: str | None) -> str | None:
+        """A time as the API has it; to the minute on a terminal."""
+        return stamp[:16].replace("T", " ") if stamp and self.rich else stamp
 
     def status(self, doc: dict[str, Any]) -> None:
         if self.as_json:
@@ -195,10 +205,11 @@ class JobBars:
         assert self.progress is not None
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(label, total=100, stage="", note="")
+        running = d["status"] in ("pending", "processing")
         self.progress.update(
             self.tasks[key],
             completed=d["progress"],
-            stage=d.get("current_stage") or "",
+            stage=(d.get("current_stage") or "") if running else "",
             note=note,
         )
 

@@ -31,7 +31,7 @@ def test_status_jobs_timeline_results_and_cases(signed_in, make_file, tmp_path):
 
     rows = [line.split("\t") for line in signed_in("jobs").stdout.splitlines()]
     assert [row[:2] for row in rows] == [[job_id, "completed"]]
-    assert rows[0][5] == "Case 7"
+    assert rows[0][4] == "Case 7"
     assert signed_in("jobs", "--status", "failed").stdout == ""
     listed = json.loads(signed_in("jobs", "--case", "Case 7", "--json").stdout)
     assert listed["total"] == 1 and listed["jobs"][0]["job_id"] == job_id
