@@ -179,6 +179,39 @@ def users_list() -> None:
         typer.echo(f"{u.username}\t{u.role}")  # tab-separated, for scripts
 
 
+@app.command("streamlit")
+def streamlit_app(
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="STAGECOACH_URL", help="The server (default http://127.0.0.1:8000)."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port the Streamlit app listens on.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address the Streamlit app listens on.")] = "127.0.0.1",
+) -> None:
+    """Run the Streamlit front end (needs `pip install 'stagecoach[streamlit]'`)."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("streamlit") is None:
+        err.print("Streamlit is not installed: pip install 'stagecoach[streamlit]'")
+        raise typer.Exit(2)
+    script = Path(__file__).parent / "streamlit" / "app.py"
+    env = dict(os.environ)
+    if url:
+        env["STAGECOACH_URL"] = url
+    args = [sys.executable, "-m", "streamlit", "run", str(script)]
+    args += ["--server.port", str(port), "--server.address", host, "--server.headless", "true"]
+    args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+    try:
+        code = subprocess.call(args, env=env)
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
 cli_remote.register(app)
 
 

@@ -177,6 +177,9 @@ class _Calls:
     cancel = staticmethod(lambda job_id: _Call("POST", f"/api/v1/jobs/{job_id}/cancel"))
     retry = staticmethod(lambda job_id: _Call("POST", f"/api/v1/jobs/{job_id}/retry"))
     results = staticmethod(lambda job_id: _Call("GET", f"/api/v1/jobs/{job_id}/results"))
+    result = staticmethod(
+        lambda job_id, name: _Call("GET", f"/api/v1/jobs/{job_id}/results/{name}")
+    )
     cases = staticmethod(lambda: _Call("GET", "/api/v1/cases"))
     case_jobs = staticmethod(lambda name: _Call("GET", f"/api/v1/cases/{name}/jobs"))
 
@@ -221,16 +224,25 @@ class _CountingFile:
         return self._f.fileno()
 
 
+Uploadable = str | Path | tuple[str, BinaryIO]
+"""A path, or ``(filename, binary file object)`` for bytes that are not on disk."""
+
+
 def _upload_parts(
-    stack: ExitStack, paths: Iterable[str | Path], on_progress: UploadProgress | None
+    stack: ExitStack, paths: Iterable[Uploadable], on_progress: UploadProgress | None
 ) -> list[tuple[str, tuple[str, Any, str]]]:
     files: list[tuple[str, tuple[str, Any, str]]] = []
-    for p in map(Path, paths):
-        ctype = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
-        f: Any = stack.enter_context(open(p, "rb"))  # noqa: SIM115
-        if on_progress is not None:
-            f = _CountingFile(f, p.name, on_progress)
-        files.append(("files", (p.name, f, ctype)))
+    for item in paths:
+        f: Any
+        if isinstance(item, tuple):
+            name, f = item
+        else:
+            name = Path(item).name
+            f = stack.enter_context(open(item, "rb"))  # noqa: SIM115
+            if on_progress is not None:
+                f = _CountingFile(f, name, on_progress)
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append(("files", (name, f, ctype)))
     if not files:
         raise ValueError("no files to upload")
     return files
@@ -372,14 +384,17 @@ class Client:
 
     def upload(
         self,
-        paths: Iterable[str | Path],
+        paths: Iterable[Uploadable],
         *,
         case_name: str | None = None,
         parent_job_id: str | None = None,
         pipeline: str | None = None,
         on_progress: UploadProgress | None = None,
     ) -> dict[str, Any]:
-        """Upload files as one job; returns its status document (streamed, not read whole)."""
+        """Upload files as one job; returns its status document (streamed, not read whole).
+
+        ``paths``: file paths, or ``(filename, binary file)`` pairs; ``on_progress`` hears
+        of the bytes sent of each file on disk."""
         data = _upload_form(case_name=case_name, parent_job_id=parent_job_id, pipeline=pipeline)
         with ExitStack() as stack:
             files = _upload_parts(stack, paths, on_progress)
@@ -507,6 +522,10 @@ class Client:
         part.replace(target)  # never a half-written file under the real name
         return target
 
+    def result_bytes(self, job_id: str, name: str) -> bytes:
+        """One result file's content, in memory (``download`` writes large ones to disk)."""
+        return self._send(_Calls.result(job_id, name)).content
+
     def cases(self) -> list[dict[str, Any]]:
         """The cases this account may see, with their job counts."""
         return list(self._json(_Calls.cases())["cases"])
@@ -599,7 +618,7 @@ class AsyncClient:
 
     async def upload(
         self,
-        paths: Iterable[str | Path],
+        paths: Iterable[Uploadable],
         *,
         case_name: str | None = None,
         parent_job_id: str | None = None,
