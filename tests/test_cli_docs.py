@@ -27,6 +27,7 @@ COMMANDS = [
     ["results"],
     ["cases"],
     ["cases", "show"],
+    ["streamlit"],
     ["serve"],
     ["worker"],
     ["cleanup"],
