@@ -205,6 +205,7 @@ def streamlit_app(
     args = [sys.executable, "-m", "streamlit", "run", str(script)]
     args += ["--server.port", str(port), "--server.address", host, "--server.headless", "true"]
     args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+    args += ["--client.toolbarMode", "minimal"]
     try:
         code = subprocess.call(args, env=env)
     except KeyboardInterrupt:

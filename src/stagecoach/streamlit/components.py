@@ -44,21 +44,22 @@ def attempt(call: Callable[[], Any]) -> Any | None:
 
 
 def stage_path(doc: dict[str, Any]) -> str:
-    """'Uploading → **Transcribing** → Analyzing → Completed/Failed' with where the job is."""
+    """'~~Uploading~~ → **Transcribing** → Analyzing → Completed/Failed': done stages struck,
+    the current one in bold (struck too once the job completed), the end last."""
     stages = list(doc.get("stages") or [])
     current = doc.get("current_stage")
     if current and current not in stages:
         stages.append(current)
-    ended = doc["status"] in ENDED
+    status = doc["status"]
     marked = []
-    passed = True
+    passed = current in stages
     for name in stages:
-        if name == current and not ended:
-            marked.append(f"**{name}**")
+        if name == current:
             passed = False
+            marked.append(f"~~{name}~~" if status == "completed" else f"**{name}**")
         else:
-            marked.append(f"~~{name}~~" if passed and ended else name)
-    final = FINAL.get(doc["status"])
+            marked.append(f"~~{name}~~" if passed else name)
+    final = FINAL.get(status)
     marked.append(f"**{final}**" if final else "Completed/Failed")
     return " → ".join(marked)
 
