@@ -191,7 +191,6 @@ def streamlit_app(
     """Run the Streamlit front end (needs `pip install 'stagecoach[streamlit]'`)."""
     import importlib.util
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -206,11 +205,9 @@ def streamlit_app(
     args += ["--server.port", str(port), "--server.address", host, "--server.headless", "true"]
     args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
     args += ["--client.toolbarMode", "minimal"]
-    try:
-        code = subprocess.call(args, env=env)
-    except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    # This process becomes Streamlit's: signals (Ctrl-C, SIGTERM) reach it directly.
+    os.execve(sys.executable, args, env)
 
 
 cli_remote.register(app)
