@@ -1,5 +1,5 @@
-"""The `stagecoach` command: serve, worker, users, cleanup; and, over HTTP to a running
-server, login, upload and status (cli_remote)."""
+"""The `stagecoach` command: serve, worker, users, cleanup, streamlit; and the commands
+that talk to a running server over HTTP (cli_remote: login, upload, status, jobs, ...)."""
 
 from __future__ import annotations
 

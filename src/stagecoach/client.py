@@ -699,6 +699,28 @@ class AsyncClient:
     async def results(self, job_id: str) -> list[dict[str, Any]]:
         return list((await self._json(_Calls.results(job_id)))["results"])
 
+    async def download(self, job_id: str, name: str, folder: str | Path) -> Path:
+        """Save one result file into ``folder`` (made if missing); returns its path."""
+        target = Path(folder) / Path(name).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        try:
+            async with self._http.stream("GET", f"/api/v1/jobs/{job_id}/results/{name}") as r:
+                if r.status_code != 200:
+                    await r.aread()
+                    raise StagecoachError.from_response(r)
+                with open(part, "wb") as f:
+                    async for chunk in r.aiter_bytes():
+                        f.write(chunk)
+        except httpx.HTTPError as exc:
+            part.unlink(missing_ok=True)
+            raise _ensure_reachable(exc) from exc
+        part.replace(target)
+        return target
+
+    async def result_bytes(self, job_id: str, name: str) -> bytes:
+        return (await self._send(_Calls.result(job_id, name))).content
+
     async def cases(self) -> list[dict[str, Any]]:
         return list((await self._json(_Calls.cases()))["cases"])
 

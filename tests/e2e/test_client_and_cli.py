@@ -67,7 +67,8 @@ def test_the_client_says_what_the_server_refused(server, user_factory, notes):
     assert down.value.status == 0 and down.value.title == "Cannot reach the server"
 
 
-def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes):
+def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes, tmp_path):
+    out = tmp_path / "out"
     import asyncio
 
     from stagecoach.client import AsyncClient, NotFound
@@ -85,7 +86,9 @@ def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes)
             assert done["status"] == "completed"
             assert (await sc.jobs(case_name="Async"))["total"] == 1
             assert (await sc.timeline(job["job_id"]))[0]["kind"] == "created"
-            assert await sc.results(job["job_id"])
+            results = await sc.results(job["job_id"])
+            saved = await sc.download(job["job_id"], results[0]["name"], out)
+            assert saved.read_bytes() == await sc.result_bytes(job["job_id"], results[0]["name"])
             assert [c["case_name"] for c in await sc.cases()] == ["Async"]
             assert (await sc.me())["username"] == user.username
             with pytest.raises(NotFound) as missing:
