@@ -12,6 +12,7 @@ from stagecoach import __version__, web
 from stagecoach.api import (
     auth,
     cases,
+    compat,
     files,
     health,
     jobs,
@@ -77,6 +78,7 @@ def create_app(
         version=__version__,
         description="Track files through processing: status, stage, progress, time left.",
         lifespan=lifespan,
+        openapi_tags=[compat.OPENAPI_TAG],
     )
     app.state.settings = settings
     app.state.services = services
@@ -84,7 +86,7 @@ def create_app(
     problems.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
+    for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics, compat):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
     app.add_middleware(PollFastLane, services=services)  # the hot path first

@@ -1,5 +1,5 @@
-"""The `stagecoach` command: serve, worker, users, cleanup; and, over HTTP to a running
-server, login, upload and status (cli_remote)."""
+"""The `stagecoach` command: serve, worker, users, cleanup, streamlit; and the commands
+that talk to a running server over HTTP (cli_remote: login, upload, status, jobs, ...)."""
 
 from __future__ import annotations
 
@@ -182,6 +182,37 @@ def users_list() -> None:
     services = _services(Settings())
     for u in services.accounts.list_users():
         typer.echo(f"{u.username}\t{u.role}")  # tab-separated, for scripts
+
+
+@app.command("streamlit")
+def streamlit_app(
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="STAGECOACH_URL", help="The server (default http://127.0.0.1:8000)."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port the Streamlit app listens on.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address the Streamlit app listens on.")] = "127.0.0.1",
+) -> None:
+    """Run the Streamlit front end (needs `pip install 'stagecoach[streamlit]'`)."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("streamlit") is None:
+        err.print("Streamlit is not installed: pip install 'stagecoach[streamlit]'")
+        raise typer.Exit(2)
+    script = Path(__file__).parent / "streamlit" / "app.py"
+    env = dict(os.environ)
+    if url:
+        env["STAGECOACH_URL"] = url
+    args = [sys.executable, "-m", "streamlit", "run", str(script)]
+    args += ["--server.port", str(port), "--server.address", host, "--server.headless", "true"]
+    args += ["--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+    args += ["--client.toolbarMode", "minimal"]
+    sys.stdout.flush()
+    # This process becomes Streamlit's: signals (Ctrl-C, SIGTERM) reach it directly.
+    os.execve(sys.executable, args, env)
 
 
 cli_remote.register(app)

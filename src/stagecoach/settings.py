@@ -115,7 +115,9 @@ class Settings(BaseSettings):
         3600, description="How often the embedded worker runs the retention cleanup."
     )
     poll_interval: float = Field(
-        5, description="Seconds between status polls of a page that cannot use live events."
+        5,
+        description="Seconds between status polls of a page that cannot use live events, "
+        "and of the Streamlit front end.",
     )
     event_poll_interval: float = Field(
         0.25, description="Seconds between reads of the SQLite change feed for live events."

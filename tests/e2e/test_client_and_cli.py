@@ -1,12 +1,9 @@
-"""The Python client and the `stagecoach login/upload/status` commands against a real server
-with its embedded worker: real uploads, real processing, real HTTP. SQLite only (the client
-never sees the database)."""
+"""The Python client against a real server with its embedded worker: real uploads, real
+processing, real HTTP. SQLite only (the client never sees the database). The commands are
+tested against a `stagecoach serve` subprocess in tests/cli."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +20,6 @@ def notes(tmp_path: Path) -> Path:
     path = tmp_path / "notes.txt"
     path.write_text(TEXT)
     return path
-
-
-def cli(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("STAGECOACH_")}
-    return subprocess.run(
-        [sys.executable, "-m", "stagecoach", *args],
-        env={**full, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_the_client_uploads_follows_and_downloads(server, user_factory, notes, tmp_path):
@@ -70,35 +56,49 @@ def test_the_client_says_what_the_server_refused(server, user_factory, notes):
     assert down.value.status == 0 and down.value.title == "Cannot reach the server"
 
 
-def test_the_command_line_logs_in_uploads_and_watches(server, user_factory, notes):
+def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes, tmp_path):
+    out = tmp_path / "out"
+    import asyncio
+
+    from stagecoach.client import AsyncClient, NotFound
+
     user = user_factory("analyst")
-    r = cli(["login", user.username, "--url", server], STAGECOACH_PASSWORD=PASSWORD)
-    assert r.returncode == 0, r.stderr
-    token = r.stdout.strip()
-    env = {"STAGECOACH_URL": server, "STAGECOACH_TOKEN": token}
 
-    r = cli(["upload", str(notes), "--case", "Survey", "--wait"], **env)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.strip().splitlines()
-    job_id = lines[0].split()[0]
-    assert all(line.startswith(job_id) for line in lines)
-    assert "completed · 100%" in lines[-1] and len(lines) >= 2  # the 202's status, then more
+    async def go() -> None:
+        sent: list[tuple[str, int, int]] = []
+        async with await AsyncClient.login(server, user.username, PASSWORD) as sc:
+            job = await sc.upload([notes], case_name="Async", on_progress=lambda *a: sent.append(a))
+            assert sent[-1] == ("notes.txt", notes.stat().st_size, notes.stat().st_size)
+            seen = [doc async for doc in sc.events(job["job_id"])]
+            assert seen[-1]["status"] == "completed"
+            done = await sc.wait(job["job_id"], poll_seconds=0.1, timeout=60)
+            assert done["status"] == "completed"
+            assert (await sc.jobs(case_name="Async"))["total"] == 1
+            assert (await sc.timeline(job["job_id"]))[0]["kind"] == "created"
+            results = await sc.results(job["job_id"])
+            saved = await sc.download(job["job_id"], results[0]["name"], out)
+            assert saved.read_bytes() == await sc.result_bytes(job["job_id"], results[0]["name"])
+            assert [c["case_name"] for c in await sc.cases()] == ["Async"]
+            assert (await sc.me())["username"] == user.username
+            with pytest.raises(NotFound) as missing:
+                await sc.status("no-such-job")
+            assert missing.value.problem["status"] == 404
 
-    r = cli(["status", job_id], **env)
-    assert r.returncode == 0 and r.stdout.startswith("completed · 100%"), r.stdout
-    r = cli(["status", job_id, "--json"], **env)
-    assert '"job_id": "' + job_id + '"' in r.stdout
+    asyncio.run(go())
 
 
-def test_the_command_line_fails_clearly(server, user_factory):
-    r = cli(["status", "some-job"], STAGECOACH_URL=server)
-    assert r.returncode == 2 and "no token" in r.stderr
-    r = cli(["login", "nobody", "--url", server], STAGECOACH_PASSWORD="wrong")
-    assert r.returncode == 1 and "error:" in r.stderr and r.stdout == ""
-    token = cli(
-        ["login", user_factory("analyst").username, "--url", server], STAGECOACH_PASSWORD=PASSWORD
-    ).stdout.strip()
-    r = cli(["status", "no-such-job", "--watch"], STAGECOACH_URL=server, STAGECOACH_TOKEN=token)
-    assert r.returncode == 1 and "error: Not found: job no-such-job not found" in r.stderr
-    r = cli(["upload", "/no/such/file.txt"], STAGECOACH_URL=server, STAGECOACH_TOKEN=token)
-    assert r.returncode == 2 and "does not exist" in r.stderr
+def test_the_client_follows_events_and_reports_upload_progress(server, user_factory, tmp_path):
+    user = user_factory("analyst")
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 40)
+    sent: list[int] = []
+    with Client.login(server, user.username, PASSWORD) as sc:
+        job = sc.upload([big], on_progress=lambda name, done, size: sent.append(done))
+        assert sent == sorted(sent) and sent[-1] == big.stat().st_size and len(sent) > 1
+        seen = list(sc.events(job["job_id"]))
+        assert seen[-1]["status"] == "completed" and seen[-1]["progress"] == 100
+        assert sc.me()["username"] == user.username
+        sc.logout()
+        with pytest.raises(StagecoachError) as revoked:
+            sc.me()
+        assert revoked.value.status == 401 and type(revoked.value).__name__ == "Unauthorized"

@@ -7,11 +7,12 @@ twice leaves one entry).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from stagecoach.domain.errors import ErrorCategory, JobError
+from stagecoach.domain.progress import UNFINISHED_CAP
 from stagecoach.domain.records import HistoryEntry, Job
 from stagecoach.domain.status import IllegalTransition, JobStatus, can_retry, check_transition
 
@@ -99,8 +100,10 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
                 changes["duration_processed"] = job.duration_total
         elif wanted is JobStatus.FAILED:
             changes["finished_at"] = now
-            changes["error"] = (report.error or DEFAULT_FAILURE).to_dict()
+            changes["error"] = (report.error or _failure_from(report.message)).to_dict()
             changes["stalled"] = False
+            # The failure's own words (built from the error) replace a running message.
+            changes["message"] = None
         elif wanted is JobStatus.CANCELLED:
             changes["finished_at"] = now
             changes["error"] = (report.error or CANCELLED).to_dict()
@@ -130,11 +133,15 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
             )
         )
 
-    if report.progress is not None and status is JobStatus.PROCESSING:
+    progress = report.progress
+    if progress is None and report.duration_processed is not None and job.duration_total:
+        # Units done move the bar when the reporter gives no percentage (seed US005).
+        progress = min(UNFINISHED_CAP, report.duration_processed / job.duration_total * 100)
+    if progress is not None and status is JobStatus.PROCESSING:
         base = changes.get("progress", job.progress)
         # Within one attempt progress never goes backwards; a lower report is not applied.
-        if report.progress > base:
-            changes["progress"] = report.progress
+        if progress > base:
+            changes["progress"] = progress
             changes["last_progress_at"] = now
             changes["stalled"] = False
     if report.duration_processed is not None and status is JobStatus.PROCESSING:
@@ -143,7 +150,11 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
             changes["duration_processed"] = report.duration_processed
             changes["last_progress_at"] = now
             changes["stalled"] = False
-    if report.message is not None and report.message != job.message:
+    if (
+        report.message is not None
+        and report.message != job.message
+        and wanted is not JobStatus.FAILED
+    ):
         changes["message"] = report.message
 
     real = {k: v for k, v in changes.items() if getattr(job, k) != v}
@@ -161,6 +172,13 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
         )
     new = job.evolve(**real_with_seq, updated_at=now, version=job.version + 1)
     return Outcome(new, history, True)
+
+
+def _failure_from(message: str | None) -> JobError:
+    """A failure reported with only a message: that message is its cause."""
+    if not message or message == DEFAULT_FAILURE.message:
+        return DEFAULT_FAILURE
+    return replace(DEFAULT_FAILURE, message=message)
 
 
 def _status_note(status: JobStatus, report: Report) -> str | None:
