@@ -61,6 +61,7 @@ ARTIFACT_COLUMNS = (
     files.c.duration_seconds,
     files.c.page_count,
     files.c.row_count,
+    files.c.column_count,
     files.c.size,
 )
 ARTIFACTS_WITH_FACTS = artifacts.outerjoin(files, files.c.file_id == artifacts.c.file_id)

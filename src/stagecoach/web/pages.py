@@ -12,7 +12,6 @@ from fastapi.templating import Jinja2Templates
 
 from stagecoach.api.deps import ServicesDep
 from stagecoach.domain.records import Role, User
-from stagecoach.domain.speed import artifact_speed
 from stagecoach.services.errors import NotFound, ServiceError, TooManyRequests, Unauthorized
 from stagecoach.web import views
 from stagecoach.web.deps import OptionalPageAuth, PageAuth, PageUser, safe_next
@@ -29,7 +28,6 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["seconds"] = views.seconds_text
 templates.env.filters["when"] = views.time_text
-templates.env.filters["speed"] = artifact_speed
 templates.env.globals["status_label"] = views.status_label
 templates.env.globals["status_icon"] = views.STATUS_ICONS.get
 templates.env.globals["ACTIVE"] = views.ACTIVE
