@@ -12,6 +12,7 @@ from stagecoach import __version__, web
 from stagecoach.api import (
     auth,
     cases,
+    docs,
     files,
     health,
     jobs,
@@ -68,6 +69,8 @@ def create_app(
         version=__version__,
         description="Track files through processing: status, stage, progress, time left.",
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves it from the package, offline
+        redoc_url=None,  # it, too, would load from a CDN; /docs is the one documented
     )
     app.state.settings = settings
     app.state.services = services
@@ -76,6 +79,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
+    docs.install(app)
     web.install(app)  # pages, static files and live events
     app.add_middleware(PollFastLane, services=services)  # outermost: the hot path first
     return app
