@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOL_TESTS = [
     "tests/e2e/test_browser.py",
     "tests/pipelines/test_speech_fixtures.py::test_the_script_makes_the_committed_fixtures",
+    "tests/test_readme.py::test_every_readme_example_runs_against_a_live_server",
 ]
 
 
@@ -60,8 +61,7 @@ def test_missing_tools_skip_with_a_counted_note(tmp_path):
     note = [line for line in proc.stdout.splitlines() if line.startswith("NOTE: ")]
     assert any(
         f"{len(outcomes)} test(s) skipped for a missing tool" in line
-        and "chromium" in line
-        and "flite" in line
+        and all(tool in line for tool in ("chromium", "flite", "curl"))
         for line in note
     ), proc.stdout
 

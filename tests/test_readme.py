@@ -29,6 +29,7 @@ from stagecoach.client import Client
 from tests.pipelines.documents import make_pdf
 from tests.pipelines.media import encode, speech_wav
 from tests.pipelines.speech_fixtures import SENTENCES
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,14 @@ def test_readme_has_its_examples_as_sh_blocks():
 
 
 @pytest.fixture
-def newcomer(tmp_path: Path) -> Path:
+def shell() -> str:
+    """bash, after checking the examples' tools are there (curl; python3 is this Python)."""
+    require_tool("curl", install="apt-get install curl")
+    return require_tool("bash", install="apt-get install bash")
+
+
+@pytest.fixture
+def newcomer(shell: str, tmp_path: Path) -> Path:
     """A fresh directory with the venv `make run` made, and the files the examples upload."""
     work = tmp_path / "newcomer"
     work.mkdir()
@@ -134,7 +142,7 @@ def server(newcomer: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
-def run_session(work: Path, url: str, admin_password: str) -> list[dict[str, str]]:
+def run_session(shell: str, work: Path, url: str, admin_password: str) -> list[dict[str, str]]:
     """Run every command of the README's sh blocks in one bash; each one's rc, output, $JOB."""
     cmds = [c for block in shell_blocks() for c in commands(block)]
     out = work.parent / "session"
@@ -153,7 +161,7 @@ def run_session(work: Path, url: str, admin_password: str) -> list[dict[str, str
             f'echo $? >{out}/{i}.rc; echo "${{JOB:-}}" >{out}/{i}.job',
         ]
     subprocess.run(
-        ["bash", "-c", "\n".join(script)],
+        [shell, "-c", "\n".join(script)],
         cwd=work,
         env=clean_env(STAGECOACH_URL=url),  # the CLI's way to the server the README names
         timeout=600,
@@ -189,9 +197,9 @@ def assert_output_parses(result: dict[str, str]) -> None:
             assert STATUS_LINE.match(line), line
 
 
-def test_every_readme_example_runs_against_a_live_server(newcomer, server):
+def test_every_readme_example_runs_against_a_live_server(shell, newcomer, server):
     url, admin_password = server
-    results = run_session(newcomer, url, admin_password)
+    results = run_session(shell, newcomer, url, admin_password)
 
     for r in results:
         assert r["rc"] == "0" or ("curl -fsSN" in r["cmd"] and r["rc"] == "28"), r
