@@ -105,8 +105,7 @@ def serve(
 def _listen(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` and listening, as uvicorn would make it."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    sock = socket.create_server((host, port), family=family, backlog=4096)
-    return sock
+    return socket.create_server((host, port), family=family, backlog=4096)
 
 
 @app.command()
