@@ -1,7 +1,8 @@
 """End-to-end fixtures: Debian's Chromium driven by Playwright against a real server.
 
-Never downloads a browser: it uses /usr/bin/chromium (or STAGECOACH_CHROMIUM) and skips with
-a message when that is missing. These tests run on SQLite only, to stay short.
+Never downloads a browser: it uses STAGECOACH_CHROMIUM, else `chromium` (Debian's package) on
+the PATH, and skips with a note when there is none (tests/tools.py: CI makes that a failure).
+These tests run on SQLite only, to stay short.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import pytest
 
 from tests.dbs import SqliteTemplates
+from tests.tools import require_tool
 from tests.web.conftest import file_factory, live_server, live_services  # noqa: F401
 from tests.web.live_server import LiveServer
 
-CHROMIUM = os.environ.get("STAGECOACH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -54,12 +55,13 @@ def server(settings: Any, live_services: Any) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
+    chromium = os.environ.get("STAGECOACH_CHROMIUM") or require_tool(
+        "chromium", "chromium-browser", install="apt-get install chromium"
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 

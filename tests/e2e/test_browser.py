@@ -213,3 +213,23 @@ def test_upload_two_files_watch_both_bars_and_download(
             link.click()
         assert download.value.path().stat().st_size > 0
         screenshot(page, "job-page-upload-completed")
+
+
+def test_api_docs_render_offline(live_server, new_page):
+    """/docs draws the API's operations with every request to another host refused."""
+    base = live_server.url
+    page = new_page()
+    elsewhere: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/jobs/{job_id}/status']")
+    assert page.locator(".opblock").count() > 10
+    assert elsewhere == []
