@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -143,6 +144,17 @@ class Accounts:
         with self._tokens_lock:
             for key in [k for k, (_, f) in self._tokens.items() if f[1] == token_id]:
                 del self._tokens[key]
+
+    def live_tokens(self, token_ids: Iterable[str]) -> set[str]:
+        """Which of these token ids are still good, asked of the database (no cache): open
+        event streams check their tokens with it."""
+        with self.ctx.db.read() as conn:
+            return store.live_token_ids(conn, token_ids, self.ctx.clock())
+
+    def visible_users(self, viewer: User) -> list[User]:
+        """Whose jobs the viewer may see: themselves, a manager's team, everyone for an admin."""
+        with self.ctx.db.read() as conn:
+            return store.visible_users(conn, viewer)
 
     def list_users(self) -> list[User]:
         with self.ctx.db.read() as conn:
