@@ -23,5 +23,8 @@ def download_result(
 ) -> FileResponse:
     r = services.results.open_result(user, job_id, name)
     return FileResponse(
-        r.path, media_type=r.mime, filename=r.name, headers={"X-Content-Type-Options": "nosniff"}
+        r.path,
+        media_type=r.mime,
+        filename=r.download_name,
+        headers={"X-Content-Type-Options": "nosniff"},
     )

@@ -99,6 +99,7 @@ def status_document(
         links["results"] = f"{base_url}/jobs/{job.job_id}/results"
     return {
         "job_id": job.job_id,
+        "owner_id": job.owner_id,
         "status": "expired" if job.expired_at is not None else str(job.status),
         "pipeline": job.pipeline,
         "current_stage": job.current_stage,

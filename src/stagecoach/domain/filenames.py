@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_NAME_CHARS = 255
@@ -47,3 +48,14 @@ def extension(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     stem, dot, ext = base.rpartition(".")
     return ext.lower() if dot and stem else ""
+
+
+def download_name(recording: str | None, result: str) -> str:
+    """A result's download name, carrying the recording's: ("Session 3.mp3", "transcript.txt")
+    -> "Session 3 - transcript.txt". No separators or quotes reach a Content-Disposition."""
+    base = (recording or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rpartition(".")[0] or base
+    stem = re.sub(r'[\x00-\x1f"/\\]', "", stem).strip()
+    if not stem or result.startswith(stem):
+        return result
+    return f"{stem} - {result}"

@@ -9,7 +9,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +20,7 @@ from stagecoach.domain.records import Role, User
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound, Unauthorized
 from stagecoach.store import accounts as store
+from stagecoach.store import team as team_store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
@@ -155,6 +157,20 @@ class Accounts:
         """Whose jobs the viewer may see: themselves, a manager's team, everyone for an admin."""
         with self.ctx.db.read() as conn:
             return store.visible_users(conn, viewer)
+
+    def team_summary(self, viewer: User, failed_since: datetime) -> list[dict[str, Any]]:
+        """Per user the viewer may see: their name, jobs running, jobs failed since then."""
+        with self.ctx.db.read() as conn:
+            people = store.visible_users(conn, viewer)
+            counts = team_store.owner_counts(conn, viewer, failed_since)
+        return [
+            {
+                "user_id": u.user_id,
+                "username": u.username,
+                **counts.get(u.user_id, {"running": 0, "failed_today": 0}),
+            }
+            for u in people
+        ]
 
     def list_users(self) -> list[User]:
         with self.ctx.db.read() as conn:
