@@ -58,7 +58,8 @@ def new_page(browser: Any) -> Iterator[Any]:
     contexts = []
 
     def make(**options: Any) -> Any:
-        ctx = browser.new_context(viewport={"width": 1100, "height": 900}, **options)
+        options.setdefault("viewport", {"width": 1100, "height": 900})
+        ctx = browser.new_context(**options)
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         return ctx.new_page()

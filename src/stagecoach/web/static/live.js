@@ -485,9 +485,18 @@
     (function (form) {
       var buttons = form.querySelectorAll("[data-nojs]");
       for (var j = 0; j < buttons.length; j++) { buttons[j].hidden = true; }
-      form.addEventListener("change", function () { form.requestSubmit ? form.requestSubmit() : form.submit(); });
+      form.addEventListener("change", function () {
+        // an address without empty filters: /?owner=ana, not /?case=&owner=ana
+        var fields = form.querySelectorAll("select, input");
+        for (var k = 0; k < fields.length; k++) { fields[k].disabled = !fields[k].value; }
+        form.submit();
+      });
     }(auto[i]));
   }
+  window.addEventListener("pageshow", function () {  // back from the filtered page
+    var off = document.querySelectorAll("form[data-autosubmit] [disabled]");
+    for (var k = 0; k < off.length; k++) { off[k].disabled = false; }
+  });
 
   localize(document);
   var panel = document.getElementById("job-panel");
