@@ -163,7 +163,9 @@ def dashboard(
     counts = {s: found.get(s, 0) for s in STATUSES}
     team = None
     if is_manager:
-        since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = (
+            services.ctx.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        )
         team = services.accounts.team_summary(user, since)
     return render(
         request,
@@ -282,6 +284,26 @@ def retry(
     request: Request, job_id: str, auth: PageAuth, services: ServicesDep, csrf: CsrfField = None
 ) -> Response:
     return _job_action(request, job_id, auth, services, csrf, "retry")
+
+
+@router.post("/jobs/{job_id}/again")
+def process_again(
+    request: Request, job_id: str, auth: PageAuth, services: ServicesDep, csrf: CsrfField = None
+) -> Response:
+    """A cancelled job, processed again from its stored files: to the new job's page."""
+    user = auth[0]
+    if not csrf_ok(request, csrf):
+        return refused(request, user)
+    try:
+        doc = services.reprocess.process_again(user, job_id)
+    except NotFound:
+        return not_found(request, user)
+    except ServiceError as exc:
+        context = _job_context(services, user, job_id)
+        return render(
+            request, "job.html", user, status_code=exc.status_code, notice=exc.detail, **context
+        )
+    return RedirectResponse(f"/jobs/{doc['job_id']}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -204,22 +204,25 @@ def jobs_ahead(doc: dict[str, Any]) -> int | None:
 
 def restart_note(entries: list[HistoryEntry], doc: dict[str, Any]) -> dict[str, Any] | None:
     """When the job is on a later attempt (a retry, or work requeued after its worker
-    stopped): when that attempt began, so progress never jumps without a word."""
-    attempt = doc.get("attempts") or 0
-    if attempt < 2 or doc["status"] not in ACTIVE:
+    stopped): when that attempt began, or that it waits to, so progress never jumps without
+    a word. ``attempts`` counts the attempts begun: a waiting job's next one is one more."""
+    used = doc.get("attempts") or 0
+    most = doc.get("max_attempts") or used
+    if doc["status"] == "pending" and used >= 1:
+        return {"at": None, "attempt": min(used + 1, most), "max_attempts": most, "waiting": True}
+    if doc["status"] != "processing" or used < 2:
         return None
-    began = None
-    for e in entries:
-        mine = e.artifact_id is None and (e.attempt or 0) >= attempt
-        if mine and e.status == "processing":
-            began = e.at
-            break
-    return {
-        "at": began,
-        "attempt": attempt,
-        "max_attempts": doc.get("max_attempts") or attempt,
-        "waiting": began is None,
-    }
+    began = next(
+        (
+            e.at
+            for e in entries
+            if e.artifact_id is None and e.status == "processing" and (e.attempt or 0) >= used
+        ),
+        None,
+    )
+    if began is None:
+        return None
+    return {"at": began, "attempt": used, "max_attempts": most, "waiting": False}
 
 
 def results_by_file(results: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
