@@ -362,6 +362,9 @@ def test_no_page_scrolls_sideways_on_a_phone_and_axe_finds_nothing(
     )
     waiting = _job(base, h)
     page = new_page(bypass_csp=True, viewport=PHONE, is_mobile=True, has_touch=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/login")
     assert horizontal_overflow(page) <= 0
     assert_accessible(page, "login, phone")
@@ -377,8 +380,9 @@ def test_no_page_scrolls_sideways_on_a_phone_and_axe_finds_nothing(
     }
     for state, path in pages.items():
         page.goto(base + path)
-        page.wait_for_load_state("networkidle") if path == "/help" else None
         assert horizontal_overflow(page) <= 0, f"{state} scrolls sideways at 390 px"
+        size = page.evaluate("() => document.documentElement.outerHTML.length")
+        assert size < 17_000, f"{state}: {size} characters of HTML"  # before axe is injected
         assert_accessible(page, f"{state}, phone")
     # upload with chosen files: each name on its own line
     one = tmp_path / long.replace(".wav", ".csv")
@@ -388,6 +392,7 @@ def test_no_page_scrolls_sideways_on_a_phone_and_axe_finds_nothing(
     assert name_box is not None and name_box["width"] > 250
     assert horizontal_overflow(page) <= 0
     assert_accessible(page, "upload with a file chosen, phone")
+    assert errors == []
     screenshot(page, "upload-phone")
     # the desktop states too, with the skip link first in the tab order
     desk = new_page(bypass_csp=True)

@@ -40,6 +40,7 @@ templates.env.globals["estimating"] = views.estimating
 templates.env.globals["jobs_ahead"] = views.jobs_ahead
 templates.env.globals["result_label"] = views.result_label
 templates.env.globals["elapsed"] = lambda doc: views.elapsed(doc, datetime.now(UTC))
+templates.env.globals["in_future"] = lambda text: views.in_future(text, datetime.now(UTC))
 templates.env.filters["iso"] = iso
 
 MAX_CASES_SHOWN = 50

@@ -283,3 +283,9 @@ def elapsed(doc: dict[str, Any], now: datetime) -> str:
         return "—"
     end = parse_iso(doc.get("finished_at")) if doc["status"] not in ACTIVE else None
     return seconds_text(max(0.0, ((end or now) - start).total_seconds()))
+
+
+def in_future(text: str | None, now: datetime) -> bool:
+    """A time still ahead: an expected finish that has passed is not shown."""
+    at = parse_iso(text)
+    return at is not None and at > now
