@@ -176,7 +176,8 @@ def test_partial_job_offers_each_finished_file_its_downloads(
     sign_in_page(page, base, user.username, PASSWORD)
     page.goto(f"{base}/jobs/{job_id}")
     page.wait_for_function(
-        "() => ['completed', 'failed'].includes(document.getElementById('job-panel').dataset.status)",
+        "() => ['completed', 'failed']"
+        ".includes(document.getElementById('job-panel').dataset.status)",
         timeout=60_000,
     )
     # every finished file row has its own downloads, whatever the job's outcome
