@@ -245,13 +245,12 @@ def transcript_of(results: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def result_label(r: dict[str, Any]) -> str:
-    """'transcript.srt' -> 'Transcript (.srt)'; other names as they are."""
+    """'transcript.srt' -> 'Transcript (.srt)'; other results by their name."""
     name = str(r["name"])
     stem, dot, ext = name.rpartition(".")
-    stem = stem.split("-", 1)[1] if stem[:1].isdigit() and "-" in stem else stem
-    if not dot:
-        return name
-    return f"{stem.replace('_', ' ').capitalize()} (.{ext})"
+    if dot and stem.endswith("transcript"):
+        return f"Transcript (.{ext})"
+    return name
 
 
 def case_totals(jobs: list[dict[str, Any]]) -> dict[str, int]:
