@@ -64,6 +64,7 @@ class JobStatusOut(BaseModel):
     """The status contract (docs/status.md describes every field)."""
 
     job_id: str
+    owner_id: str
     status: Literal["pending", "processing", "completed", "failed", "cancelled", "expired"]
     pipeline: str | None
     current_stage: str | None

@@ -28,7 +28,8 @@ class StreamSessions:
         """An event set once ``token_id`` is no longer good; unwatch it when the stream ends."""
         ended = asyncio.Event()
         self._open.setdefault(token_id, set()).add(ended)
-        if self._task is None or self._task.done():
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
             self._task = asyncio.create_task(self._run(), name="stagecoach-stream-sessions")
         return ended
 

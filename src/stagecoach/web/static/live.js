@@ -396,10 +396,12 @@
           var parsed = new DOMParser().parseFromString(html, "text/html");
           var fresh = parsed.getElementById("job-panel");
           if (fresh) {
+            var before = shownStatusOf(panel);
             fresh = document.adoptNode(fresh);
             panel.replaceWith(fresh);
             panel = fresh;
             enhancePanel(panel);
+            if (shownStatusOf(panel) !== before) { announce("Status: " + label(shownStatusOf(panel))); }
             setLiveState();
             document.title = label(shownStatusOf(panel)) + " " +
               (field(panel, "percent") || {}).textContent + " \u00b7 stagecoach";
