@@ -71,7 +71,8 @@ def new_page(browser: Any) -> Iterator[Any]:
     contexts = []
 
     def make(**options: Any) -> Any:
-        ctx = browser.new_context(viewport={"width": 1100, "height": 900}, **options)
+        options.setdefault("viewport", {"width": 1100, "height": 900})
+        ctx = browser.new_context(**options)
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         return ctx.new_page()
@@ -94,3 +95,35 @@ def sign_in_page(page: Any, base: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+PHONE = {"width": 390, "height": 844}
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (the vendored copy, injected)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return list(
+        page.evaluate(
+            """() => axe.run(document, {resultTypes: ['violations']}).then(r =>
+                 r.violations.map(v => ({id: v.id, help: v.help,
+                   nodes: v.nodes.map(n => n.target.join(' '))})))"""
+        )
+    )
+
+
+def assert_accessible(page: Any, state: str) -> None:
+    found = axe_violations(page)
+    assert found == [], f"axe found violations on {state}: {found}"
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How many pixels the page is wider than its viewport (0: no sideways scrolling)."""
+    return int(
+        page.evaluate(
+            "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - window.innerWidth"
+        )
+    )
