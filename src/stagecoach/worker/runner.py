@@ -4,6 +4,7 @@ its reports relayed to the database coalesced (at most one write per job per
 
 from __future__ import annotations
 
+import json
 import logging
 import mimetypes
 import shutil
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from stagecoach.domain import queue_rules as rules
 from stagecoach.domain.contract import iso
 from stagecoach.domain.errors import ErrorCategory, JobError
+from stagecoach.domain.progress_text import resume_note
 from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.pipelines.base import ArtifactInput, Pipeline
@@ -49,6 +51,7 @@ class JobRunner:
         self.work_root = worker.settings.data_dir / "work" / f"{self.job_id}-{self.token}"
         self.thread = threading.Thread(target=self.run, name=f"job-{self.job_id[:8]}", daemon=True)
         self.progress_calls = 0  # reporter calls relayed (the benchmark reads it)
+        self.endings: list[str | None] = []  # each completed file's own last word, if any
 
     def set_state(self, state: str) -> None:
         if self.state == "ok":
@@ -62,7 +65,7 @@ class JobRunner:
                 self._check()
                 self.run_artifact(art)
             self._check()
-            self.queue.end_attempt(self.job_id, self.token, self.pipeline.complete_message)
+            self.queue.end_attempt(self.job_id, self.token, self.complete_message())
         except (Stop, LeaseLost) as exc:
             reason = exc.reason if isinstance(exc, LeaseLost) else self.state
             self._stopped(reason)
@@ -108,8 +111,9 @@ class JobRunner:
         if isinstance(inp, JobError):
             self._fail(art, inp)
             return
+        art = resumed_artifact(art, inp.resume)
         host = self.worker.acquire_host()
-        relay = _Relay(self, art, specs)
+        relay = _Relay(self, art, specs, inp.resume)
         clean = False
         try:
             host.submit(specs, inp, CHILD_REPORT_INTERVAL)
@@ -127,10 +131,33 @@ class JobRunner:
             done = relay.art.evolve(
                 status=JobStatus.COMPLETED, progress=100.0, completed_at=self.worker.clock()
             )
-            self._write(done, results=results, note=f"{art.filename}: completed", final=True)
+            ending = self.file_ending(inp)
+            note = ending or f"{art.filename}: completed"
+            self._write(done, results=results, note=note, final=True)
+            self.drop_checkpoint(art.artifact_id)
         else:
             assert relay.error is not None
             self._fail(relay.art, relay.error)
+
+    # --- endings: "No speech found in a.wav" instead of "Transcription complete!" ---------
+    def file_ending(self, inp: ArtifactInput) -> str | None:
+        ending = None
+        if self.pipeline.ending is not None:
+            try:
+                ending = self.pipeline.ending(inp)
+            except Exception:  # a plugin's ending must never fail a finished file
+                log.exception("ending failed", extra={"job_id": self.job_id})
+        self.endings.append(ending)
+        return ending
+
+    def complete_message(self) -> str:
+        """The job's last word: the pipeline's, unless files had their own to say."""
+        own = [e for e in self.endings if e]
+        if not own:
+            return self.pipeline.complete_message
+        if len(own) == len(self.endings):
+            return ". ".join(own) + "."
+        return f"{self.pipeline.complete_message} " + ". ".join(own) + "."
 
     def _pump(self, host: StageHost, relay: _Relay) -> None:
         while True:
@@ -201,6 +228,36 @@ class JobRunner:
         if final:
             raise Stop("lost")
 
+    # --- checkpoints: a stage's state kept in storage, so a new attempt resumes ------------
+    def save_checkpoint(self, art: Artifact, stage: str, state: dict[str, Any]) -> None:
+        """Keep the stage's state with the artifact's stage units as they are now."""
+        doc = {
+            "stage": stage,
+            "stage_units": art.stage_units,
+            "processing_stages": art.processing_stages,
+            "state": state,
+        }
+        try:
+            data = json.dumps(doc, separators=(",", ":")).encode()
+            self.worker.storage.put_bytes(checkpoint_key(art.artifact_id), data)
+        except (OSError, TypeError, ValueError):  # a lost checkpoint costs only time
+            log.exception("checkpoint not kept", extra={"artifact_id": art.artifact_id})
+
+    def load_checkpoint(self, artifact_id: str) -> dict[str, Any] | None:
+        try:
+            data = self.worker.storage.read_bytes(checkpoint_key(artifact_id))
+            doc = json.loads(data) if data else None
+        except (OSError, ValueError):
+            log.exception("checkpoint unreadable", extra={"artifact_id": artifact_id})
+            return None
+        return doc if isinstance(doc, dict) and doc.get("stage") else None
+
+    def drop_checkpoint(self, artifact_id: str) -> None:
+        try:
+            self.worker.storage.delete(checkpoint_key(artifact_id))
+        except OSError:
+            log.exception("checkpoint not removed", extra={"artifact_id": artifact_id})
+
     def _input(self, art: Artifact) -> ArtifactInput | JobError:
         f = self.claim.files.get(art.file_id or "")
         path = None
@@ -236,13 +293,35 @@ class JobRunner:
             work_dir=work,
             results_dir=results,
             options=stage_options(s),
+            resume=self.load_checkpoint(art.artifact_id),
         )
+
+
+def checkpoint_key(artifact_id: str) -> str:
+    return f"checkpoints/{artifact_id}.json"
+
+
+def resumed_artifact(art: Artifact, resume: dict[str, Any] | None) -> Artifact:
+    """The artifact as its checkpoint left it: the stages before it done, its stage part way."""
+    if not resume:
+        return art
+    return art.evolve(
+        current_stage=resume["stage"],
+        stage_units=resume.get("stage_units") or {},
+        processing_stages=resume.get("processing_stages") or {},
+    )
 
 
 class _Relay:
     """Turns the child's messages into artifact states and decides when to write them."""
 
-    def __init__(self, runner: JobRunner, art: Artifact, specs: list[StageSpec]) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        art: Artifact,
+        specs: list[StageSpec],
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         self.runner = runner
         self.art = art
         self.specs = specs
@@ -256,6 +335,15 @@ class _Relay:
         self.calls = 0
         self._calls_in_stage = 0
         self.stage = 0
+        # Resuming: the stages before the checkpoint's run again (they rebuild work_dir) but
+        # their units stay as they were; the checkpoint's stage starts where it stopped.
+        self.resume_stage = (resume or {}).get("stage")
+        self.kept = {
+            n
+            for n, u in (resume or {}).get("stage_units", {}).items()
+            if u.get("finished") and n != self.resume_stage
+        }
+        self.shown = False
 
     def _units(self, i: int, **changes: Any) -> None:
         name = self.names[i]
@@ -286,7 +374,14 @@ class _Relay:
     def handle(self, msg: tuple[Any, ...]) -> bool:
         """Apply one message; True when the child has finished (well or badly)."""
         kind = msg[0]
-        if kind == "stage":
+        if kind in ("stage", "progress", "total", "stage_done") and self.names[msg[1]] in self.kept:
+            return self._rerun(msg)
+        if kind == "stage" and self.names[msg[1]] == self.resume_stage:
+            self._resume_stage(msg[1], msg[2])
+        elif kind == "checkpoint":
+            _, i, state = msg
+            self.runner.save_checkpoint(self.art, self.names[i], state)
+        elif kind == "stage":
             _, i, total = msg
             self.stage = i
             self._units(i, total=total, done=0.0)
@@ -327,6 +422,45 @@ class _Relay:
             self.outcome = "done"
             return True
         return False
+
+    def _rerun(self, msg: tuple[Any, ...]) -> bool:
+        """A stage done before the checkpoint runs again: count its calls, keep its units."""
+        kind, i = msg[0], msg[1]
+        self.stage = i
+        if kind == "stage" and not self.shown:
+            self.write()  # the artifact is processing again, with its kept progress
+            self.shown = True
+        if kind in ("progress", "stage_done"):
+            self.calls += msg[-1] - self._calls_in_stage
+            self._calls_in_stage = msg[-1] if kind == "progress" else 0
+        return False
+
+    def _resume_stage(self, i: int, total: float) -> None:
+        """The checkpoint's stage starts again: from the units its checkpoint covers."""
+        self.stage = i
+        name = self.names[i]
+        done = float((self.art.stage_units.get(name) or {}).get("done") or 0.0)
+        now = iso(self.runner.queue.ctx.clock())
+        # Its pace is learned from the units done in this attempt only (resumed_from).
+        self._units(
+            i,
+            total=total,
+            done=done,
+            resumed_from=done,
+            started_at=now,
+            first_at=None,
+            first_done=None,
+            half_at=None,
+            finished=False,
+        )
+        self.resume_stage = None  # only once
+        self.runner._write(
+            self.art,
+            message=self.message,
+            note=f"{self.art.filename}: {resume_note(self.specs[i].unit, done, total)}",
+        )
+        self.dirty = False
+        self.last_write = time.monotonic()
 
     def crashed(self, exitcode: int | None) -> None:
         if self.outcome is None:
