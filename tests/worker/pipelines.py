@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from stagecoach.domain.errors import ErrorCategory, StageError
+from stagecoach.pipelines.audio import AUDIO
 from stagecoach.pipelines.base import ArtifactInput, Pipeline, Reporter, Stage
 
 CHUNK = 1024
@@ -131,4 +132,5 @@ PIPELINES: dict[str, Pipeline] = {
     "polite": pipeline("polite", Stage("Working", "items", polite_hang, one)),
     "picky": pipeline("picky", Stage("Working", "items", picky, one)),
     "reports": pipeline("reports", Stage("Reporting", "reports", many_reports, one)),
+    "audio": AUDIO,  # the real one, for speech killed and resumed (test_speech.py)
 }
