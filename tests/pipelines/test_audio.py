@@ -11,10 +11,10 @@ import pytest
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.audio import AUDIO
 from stagecoach.pipelines.audio_decode import PCM_FILE, decode_audio
-from tests.pipelines.conftest import RecordingReporter
-from tests.pipelines.media import RATE, encode, read_wav, speech_wav
 from stagecoach.pipelines.text import words
 from stagecoach.pipelines.transcript import NO_SPEECH_TEXT, Segment, to_txt
+from tests.pipelines.conftest import RecordingReporter
+from tests.pipelines.media import RATE, encode, read_wav, speech_wav
 from tests.pipelines.speech_fixtures import SENTENCES, word_error_rate, word_recall
 
 REFERENCE = " ".join(SENTENCES)
