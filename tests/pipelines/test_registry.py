@@ -12,12 +12,12 @@ import pytest
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.base import Pipeline
+from stagecoach.pipelines.local import sha256_of
 from stagecoach.pipelines.registry import (
     builtin_pipelines,
     load_pipelines,
     pipeline_for_file_type,
 )
-from stagecoach.pipelines.local import sha256_of
 from stagecoach.pipelines.speech import engine_name, make_engine, packaged_model_dir
 
 
