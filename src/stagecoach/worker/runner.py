@@ -83,6 +83,8 @@ class JobRunner:
     def _stopped(self, reason: str) -> None:
         if reason == "cancelled":
             self.queue.settle_cancelled(self.job_id, self.token)
+            for a in self.claim.artifacts:  # a cancelled file is not resumed
+                self.drop_checkpoint(a.artifact_id)
         elif reason == "stopping":
             self.queue.release(self.job_id, self.token)
         else:
