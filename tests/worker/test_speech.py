@@ -19,7 +19,7 @@ from tests.pipelines.media import RATE, speech_wav, write_wav
 from tests.pipelines.speech_fixtures import SENTENCES, word_error_rate
 from tests.uploads_helpers import upload
 from tests.worker.conftest import job_row, timeline_of, wait_for
-from tests.worker.procs import free_port, start_server, start_worker
+from tests.worker.procs import SPEECH_PIPELINES, free_port, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 
@@ -115,8 +115,8 @@ def test_killed_mid_recording_resumes_whole_from_its_checkpoint(
     def start(name):
         log = tmp_path / f"{name}.log"
         if how == "worker":
-            return start_worker(wsettings, log)
-        return start_server(wsettings, log, port)
+            return start_worker(wsettings, log, pipelines=SPEECH_PIPELINES)
+        return start_server(wsettings, log, port, pipelines=SPEECH_PIPELINES)
 
     a = start("a")
     b = None
