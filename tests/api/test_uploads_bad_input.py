@@ -134,7 +134,7 @@ def test_other_refusals(client, analyst, services):
     # a pipeline asked for that takes none of the files is refused, naming what it takes
     r = upload(client, h, [("notes.txt", b"plain words\n" * 20)], pipeline="audio")
     assert r.status_code == 415 and r.headers["content-type"] == PROBLEM
-    assert "pipeline 'audio' takes audio, video files" in r.json()["detail"]
+    assert "(it takes audio, video)" in r.json()["detail"]
     assert_nothing_left(services)
 
 

@@ -205,3 +205,13 @@ def test_the_start_up_is_the_first_report_beyond_the_pace_of_its_units() -> None
     assert run(12.0).startup_seconds is None
     # records from before first_done was kept: the first report's time
     assert run(None).startup_seconds == pytest.approx(0.2)
+
+
+def test_a_resumed_stage_is_learned_from_the_units_it_did_in_this_run() -> None:
+    units = {**STORED_UNITS["Extracting"], "resumed_from": 8.0, "first_done": 9.0}
+    (run,) = finished_stage_runs({"Extracting": units}, {"Extracting": 1.9})
+    assert run.units == 4.0  # 12 pages, 8 of them kept by a checkpoint
+    assert run.half_seconds is None  # its half came with the resume, not from its pace
+    # A stage resumed at its very end did nothing to learn from.
+    done = {**units, "resumed_from": 12.0}
+    assert finished_stage_runs({"Extracting": done}, {"Extracting": 0.1}) == []

@@ -84,3 +84,11 @@ def test_queue_text() -> None:
 def test_status_messages_follow_the_seeds(kwargs: dict[str, object], message: str) -> None:
     status = kwargs.pop("status")
     assert status_message(status, **kwargs) == message  # type: ignore[arg-type]
+
+
+def test_resume_note_says_where_the_stage_carries_on() -> None:
+    from stagecoach.domain.progress_text import resume_note
+
+    assert resume_note("audio_seconds", 1390.4, 3600.0) == "resumed at 23:10 of 60:00"
+    assert resume_note("audio_seconds", 5, 75) == "resumed at 0:05 of 1:15"
+    assert resume_note("pages", 20, 45) == "resumed after 20 of 45 pages"

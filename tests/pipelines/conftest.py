@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,18 @@ from stagecoach.pipelines.local import artifact_for_file, run_pipeline
 class RecordingReporter:
     """The reporter boundary of stage code: remembers every call, answers ``should_abort``."""
 
-    def __init__(self, stage: str = "", total: float = 0.0, abort_after: int | None = None):
+    def __init__(
+        self,
+        stage: str = "",
+        total: float = 0.0,
+        abort_after: int | None = None,
+        resume: dict[str, Any] | None = None,
+        abort_after_checkpoints: int | None = None,
+    ):
         self.stage = stage
+        self.resume = resume
+        self.checkpoints: list[dict[str, Any]] = []
+        self.abort_after_checkpoints = abort_after_checkpoints
         self.totals = [total]
         self.progress_calls: list[tuple[float, str | None]] = []
         self.abort_after = abort_after
@@ -30,7 +41,16 @@ class RecordingReporter:
         self.totals.append(units_total)
 
     def should_abort(self) -> bool:
+        if self.abort_after_checkpoints is not None:
+            return len(self.checkpoints) >= self.abort_after_checkpoints
         return self.abort_after is not None and len(self.progress_calls) >= self.abort_after
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        # Kept as it would be in storage: through JSON, so only JSON-able state passes.
+        self.checkpoints.append(json.loads(json.dumps(state)))
+
+    def resumed_state(self) -> dict[str, Any] | None:
+        return self.resume
 
     @property
     def units(self) -> list[float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stagecoach.domain.errors import ErrorCategory, StageError
-from stagecoach.pipelines.document import DOCUMENT, extract_document
+from stagecoach.pipelines.document import CHECKPOINT_PAGES, DOCUMENT, extract_document
 from tests.pipelines.conftest import RecordingReporter
 from tests.pipelines.documents import ASIDES, SOLAR, make_docx, make_pdf, page_text
 
@@ -141,3 +141,28 @@ def test_binary_data_named_txt_is_a_permanent_error(content, tmp_path, make_arti
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
     assert extract_error(make_artifact(path)).error.code == "not_text"
+
+
+def test_pdf_extraction_checkpoints_pages_and_resumes_after_them(tmp_path, make_artifact):
+    pdf = make_pdf(tmp_path / "long.pdf", pages=CHECKPOINT_PAGES * 2 + 5)
+    whole = make_artifact(pdf)
+    extract_document(whole, RecordingReporter("Extracting"))
+    expected = (whole.results_dir / "long.txt").read_text()
+
+    stopped = RecordingReporter("Extracting", abort_after_checkpoints=1)
+    with pytest.raises(StageError):
+        extract_document(make_artifact(pdf), stopped)
+    kept = stopped.checkpoints[-1]
+    assert kept["pages_done"] == CHECKPOINT_PAGES
+
+    again = make_artifact(pdf)
+    total = DOCUMENT.stage("Extracting").total(again)
+    resumed = RecordingReporter("Extracting", total, resume=kept)
+    extract_document(again, resumed)
+    resumed.assert_complete()
+    assert resumed.units[0] == CHECKPOINT_PAGES  # carries on from the kept pages
+    assert (again.results_dir / "long.txt").read_text() == expected
+    # A checkpoint of another file is not trusted.
+    other = RecordingReporter("Extracting", resume={**kept, "sha256": "0" * 64})
+    extract_document(make_artifact(pdf), other)
+    assert other.units[0] < CHECKPOINT_PAGES

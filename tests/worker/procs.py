@@ -14,6 +14,7 @@ from stagecoach.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 STAGECOACH = Path(sys.executable).parent / "stagecoach"
 PIPELINES = "tests.worker.pipelines:PIPELINES"
+SPEECH_PIPELINES = "tests.worker.pipelines:SPEECH_PIPELINES"
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -81,9 +82,11 @@ class Proc:
         return self.p.returncode
 
 
-def start_worker(settings: Settings, log: Path, concurrency: int = 1, **env: str) -> Proc:
+def start_worker(
+    settings: Settings, log: Path, concurrency: int = 1, pipelines: str = PIPELINES, **env: str
+) -> Proc:
     return Proc(
-        ["worker", "--pipelines", PIPELINES, "--concurrency", str(concurrency)],
+        ["worker", "--pipelines", pipelines, "--concurrency", str(concurrency)],
         env_for(settings, **env),
         log,
     )
@@ -95,7 +98,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(settings: Settings, log: Path, port: int, **env: str) -> Proc:
+def start_server(
+    settings: Settings, log: Path, port: int, pipelines: str = PIPELINES, **env: str
+) -> Proc:
     return Proc(
-        ["serve", "--pipelines", PIPELINES, "--port", str(port)], env_for(settings, **env), log
+        ["serve", "--pipelines", pipelines, "--port", str(port)], env_for(settings, **env), log
     )

@@ -15,7 +15,8 @@ from tests.samples import csv_bytes, pdf_bytes, wav_bytes
 from tests.worker.conftest import status_of, wait_for
 from tests.worker.procs import Proc, env_for, free_port
 
-BROKEN_JSON = b'[{"a": 1}, {"a": 2'  # looks like JSON at upload; no dataset can be read from it
+# A broken recording: a WAV header that passes the upload's checks, and no audio after it.
+BROKEN_WAV = wav_bytes(1.0)[:44] + b"\xff" * 10
 
 
 def _ended(base: str, h: dict[str, str], job_id: str) -> dict | bool:
@@ -41,7 +42,7 @@ def test_mixed_batch_each_file_by_its_own_pipeline_partial_outcome_and_retry(
             ("files", ("interview.wav", wav_bytes(1.5))),
             ("files", ("report.pdf", pdf_bytes(2))),
             ("files", ("sales.csv", csv_bytes(20))),
-            ("files", ("broken.json", BROKEN_JSON)),
+            ("files", ("broken.wav", BROKEN_WAV)),
         ]
         r = httpx.post(f"{base}/api/v1/upload", files=files, headers=h, timeout=30)
         assert r.status_code == 202, r.text
@@ -49,7 +50,7 @@ def test_mixed_batch_each_file_by_its_own_pipeline_partial_outcome_and_retry(
         doc = wait_for(lambda: _ended(base, h, job_id), timeout=90, every=0.2)
         assert doc["status"] == "completed" and doc["outcome"] == "partial", doc
         assert (doc["files_total"], doc["files_done"], doc["files_failed"]) == (4, 3, 1)
-        assert doc["error"]["message"].startswith("broken.json: ")
+        assert doc["error"]["message"].startswith("broken.wav: ")
         pipelines = builtin_pipelines()
         by_name = {a["filename"]: a for a in doc["artifacts"]}
         for name, pipeline in [
@@ -61,8 +62,8 @@ def test_mixed_batch_each_file_by_its_own_pipeline_partial_outcome_and_retry(
             assert a["pipeline"] == pipeline and a["status"] == "completed", a
             # each completed by its own pipeline's stages, with their timings
             assert set(a["processing_stages"]) == set(pipelines[pipeline].stage_names)
-        assert by_name["broken.json"]["status"] == "failed"
-        assert by_name["broken.json"]["pipeline"] == "dataset"
+        assert by_name["broken.wav"]["status"] == "failed"
+        assert by_name["broken.wav"]["pipeline"] == "audio"
 
         # the succeeded files' results can be downloaded
         results = httpx.get(f"{base}/api/v1/jobs/{job_id}/results", headers=h).json()["results"]
@@ -85,7 +86,7 @@ def test_mixed_batch_each_file_by_its_own_pipeline_partial_outcome_and_retry(
             assert now[n]["completed_at"] == before["completed_at"]
             assert now[n]["processing_stages"] == before["processing_stages"]
             assert now[n]["attempts"] == 1
-        assert now["broken.json"]["attempts"] == 2
+        assert now["broken.wav"]["attempts"] == 2
         timeline = httpx.get(f"{base}/api/v1/jobs/{job_id}/timeline", headers=h).json()
         claims = [e for e in timeline["entries"] if e["kind"] == "attempt"]
         assert len(claims) == 5  # four files once, the failed one again

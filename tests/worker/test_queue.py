@@ -5,6 +5,7 @@ and retention, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import pytest
 from stagecoach.domain.errors import ErrorCategory, JobError
 from stagecoach.domain.records import Artifact
 from stagecoach.domain.status import JobStatus
+from stagecoach.services.estimates import QUEUE_TTL_SECONDS
 from stagecoach.services.queue import Claim, LeaseLost, ResultFile
 from stagecoach.services.tracking import NewJob
 from stagecoach.store import files as files_store
@@ -355,9 +357,11 @@ def test_queue_wait_counts_free_slots_and_the_work_really_ahead(services, user, 
     # no live worker registered: the configured concurrency (2) counts, one slot is free
     assert free["status"] == "pending" and free["queue_position"] == 1
     assert free["eta_seconds"] < 60, free["eta_seconds"]
-    # one live worker with one slot, busy with the hour-long recording
+    # one live worker with one slot, busy with the hour-long recording (the process's
+    # picture of the queue is read anew once its time to live has passed)
     services.queue.register_worker("w1", "host", 1, ["audio", "checksum"], 1)
     clock.advance(2)
+    time.sleep(QUEUE_TTL_SECONDS + 0.05)
     busy = services.tracking.create_job(
         user, NewJob(related_file_ids=[small], pipeline="checksum", claimable=True)
     )

@@ -174,8 +174,11 @@ def finished_stage_runs(
             continue
         seconds = processing_stages.get(name)
         total = units.get("total") or units.get("done")
-        if seconds is None or not total:
+        # A stage resumed from a checkpoint did only the rest of its units in this run.
+        resumed = float(units.get("resumed_from") or 0.0)
+        if seconds is None or not total or total - resumed <= 0:
             continue
+        first_done = units.get("first_done")
         started = parse_time(units.get("started_at"))
         first, half = parse_time(units.get("first_at")), parse_time(units.get("half_at"))
         seconds = max(float(seconds), 1e-3)  # timings are kept to the millisecond
@@ -183,15 +186,17 @@ def finished_stage_runs(
             StageRun(
                 stage=name,
                 unit=str(units.get("unit") or ""),
-                units=float(total),
+                units=float(total) - resumed,
                 seconds=seconds,
                 startup_seconds=_startup(
                     (first - started).total_seconds() if first and started else None,
-                    units.get("first_done"),
-                    float(total),
+                    None if first_done is None else float(first_done) - resumed,
+                    float(total) - resumed,
                     seconds,
                 ),
-                half_seconds=(half - started).total_seconds() if half and started else None,
+                half_seconds=(half - started).total_seconds()
+                if half and started and not resumed
+                else None,
                 reference_units=reference,
             )
         )

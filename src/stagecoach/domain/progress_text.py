@@ -39,6 +39,19 @@ def duration_text(seconds: float) -> str:
     return _plural(round(hours / 24), "day")
 
 
+def clock_text(seconds: float) -> str:
+    """'23:10', '60:00': minutes and seconds of a recording, the minutes not wrapped."""
+    whole = max(int(seconds), 0)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def resume_note(unit: str, done: float, total: float | None) -> str:
+    """The timeline's line for a stage that carries on from a checkpoint."""
+    if unit == "audio_seconds":
+        return f"resumed at {clock_text(done)} of {clock_text(total or done)}"
+    return f"resumed after {done:g} of {total or done:g} {unit.replace('_', ' ')}"
+
+
 def eta_text(
     seconds: float | None, progress: float | None = None, stalled_for: float | None = None
 ) -> str:

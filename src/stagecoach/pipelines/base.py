@@ -6,6 +6,12 @@ does the work. Stage functions run in a child process of the worker: they must b
 module-level (importable by name) and know nothing of HTTP or SQL. They read the artifact's
 file, write intermediate files into ``work_dir`` and result files into ``results_dir``,
 and report progress through the reporter. Failures are raised as ``StageError``.
+
+A long stage can checkpoint: ``reporter.checkpoint(state)`` stores a small JSON-able dict
+durably (outside ``work_dir``, which does not survive the worker); when the file is claimed
+again after a lost worker, ``reporter.resumed_state()`` gives the last one back, and the stage
+skips the work it covers. Its first progress report after a resume counts the units that
+state already covers, so the bar carries on from there.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ class Reporter(Protocol):
     def should_abort(self) -> bool:
         """True once the job was cancelled; stage code should return soon after."""
 
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` (JSON-able) durably: the work it covers is not redone after a crash.
+
+        Report the progress the state covers before checkpointing it."""
+
+    def resumed_state(self) -> dict[str, Any] | None:
+        """This stage's last checkpoint from an earlier attempt at the file, or None."""
+
 
 @dataclass(frozen=True)
 class ArtifactInput:
@@ -44,6 +58,8 @@ class ArtifactInput:
     work_dir: Path  # scratch space shared by this artifact's stages
     results_dir: Path  # every file left here becomes a downloadable result
     options: dict[str, Any] = field(default_factory=dict)  # engine, whisper_model_dir, ...
+    # The last checkpoint of an earlier attempt: {"stage": name, "state": {...}}, or None.
+    resume: dict[str, Any] | None = None
 
 
 StageFn = Callable[[ArtifactInput, Reporter], None]
@@ -65,6 +81,9 @@ class Pipeline:
     stages: tuple[Stage, ...]
     complete_message: str = "Processing complete!"
     engine: Callable[[dict[str, Any]], str] | None = None  # names the engine, for ETA history
+    # What a file's completion says when not ``complete_message`` ("No speech found in
+    # a.wav"): called in the worker after the last stage, with work_dir and results_dir kept.
+    ending: Callable[[ArtifactInput], str | None] | None = None
     accepts: tuple[str, ...] = ()  # file types it can take when asked for; () = file_types
 
     def takes(self, file_type: str) -> bool:

@@ -28,10 +28,26 @@ from stagecoach.pipelines.text import safe_stem, sentences, top_content_words, w
 META_FILE = "extracted.json"
 PROSE_FILE = "prose.txt"  # the text as summarising sees it (markup removed)
 WORDS_PER_MINUTE_READING = 230
+# Extracted text is checkpointed every this many pages (each checkpoint holds all of it).
+CHECKPOINT_PAGES = 20
 
 
 def text_result_name(art: ArtifactInput) -> str:
     return safe_stem(art.original_name, "document") + ".txt"
+
+
+def resumed_pages(saved: dict[str, Any] | None, sha256: str, pages: int) -> dict[str, Any]:
+    """A PDF's pages kept by a checkpoint of this very file; else none."""
+    fresh: dict[str, Any] = {"pages_done": 0, "unreadable": 0, "text": ""}
+    if not saved or saved.get("sha256") != sha256:
+        return fresh
+    try:
+        done, unreadable, text = int(saved["pages_done"]), int(saved["unreadable"]), saved["text"]
+    except (KeyError, TypeError, ValueError):
+        return fresh
+    if not (0 <= done <= pages and 0 <= unreadable <= done and isinstance(text, str)):
+        return fresh
+    return {"pages_done": done, "unreadable": unreadable, "text": text}
 
 
 def _pages_of(chars: int) -> int:
@@ -47,16 +63,33 @@ def extract_document(art: ArtifactInput, reporter: Reporter) -> None:
     if fmt == "pdf":
         reader = open_pdf(art.file_path)
         progress.set_total(len(reader.pages))
-        unreadable = 0
+        kept = resumed_pages(reporter.resumed_state(), art.sha256, len(reader.pages))
+        unreadable, first = kept["unreadable"], kept["pages_done"] + 1
+        # pages read in this run (a resumed run finds running lines in the pages it reads)
         pages: list[str] = []
+        if kept["pages_done"]:
+            progress.update(kept["pages_done"])
+            progress.flush()  # the first report counts the pages the checkpoint kept
         with open(out_path, "w", encoding="utf-8") as out:
-            for number, page in enumerate(pdf_pages(reader), 1):
+            out.write(kept["text"])
+            for number, page in enumerate(pdf_pages(reader, first - 1), first):
                 if page is None:
                     unreadable += 1
                 else:
                     out.write(page.strip() + "\n\n")
                     pages.append(page)
                 progress.update(number, f"Extracting text: page {number} of {progress.total}")
+                if number % CHECKPOINT_PAGES == 0 and number < len(reader.pages):
+                    out.flush()
+                    progress.flush()
+                    reporter.checkpoint(
+                        {
+                            "sha256": art.sha256,
+                            "pages_done": number,
+                            "unreadable": unreadable,
+                            "text": out_path.read_text(encoding="utf-8"),
+                        }
+                    )
         if unreadable == len(reader.pages):
             raise StageError(
                 "pdf_corrupt",

@@ -88,9 +88,10 @@ def pdf_page_count(path: Path) -> int | None:
         return None
 
 
-def pdf_pages(reader: Any) -> Iterator[str | None]:
-    """Each page's text; None for a page whose content cannot be parsed."""
-    for page in reader.pages:
+def pdf_pages(reader: Any, skip: int = 0) -> Iterator[str | None]:
+    """Each page's text from page ``skip`` + 1 on; None for a page that cannot be parsed."""
+    for i in range(skip, len(reader.pages)):
+        page = reader.pages[i]
         try:
             yield page.extract_text() or ""
         except Exception:  # one bad page should not lose the others

@@ -82,11 +82,15 @@ def run_pipeline(
 
 
 class SilentReporter:
-    """A reporter that only remembers the last figures (benchmarks, command line)."""
+    """A reporter that only remembers the last figures and checkpoint (benchmarks, command
+    line); ``resume`` is the state ``resumed_state`` gives back."""
 
-    def __init__(self, total: float = 0.0) -> None:
+    def __init__(self, total: float = 0.0, resume: dict[str, Any] | None = None) -> None:
         self.total = total
         self.done = 0.0
+        self.resume = resume
+        self.last_checkpoint: dict[str, Any] | None = None
+        self.checkpoints = 0
 
     def progress(self, units_done: float, message: str | None = None) -> None:
         self.done = units_done
@@ -96,3 +100,10 @@ class SilentReporter:
 
     def should_abort(self) -> bool:
         return False
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        self.last_checkpoint = state
+        self.checkpoints += 1
+
+    def resumed_state(self) -> dict[str, Any] | None:
+        return self.resume

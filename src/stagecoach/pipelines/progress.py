@@ -56,6 +56,11 @@ class StageProgress:
         if self.done - self._reported >= step or now - self._reported_at >= REPORT_EVERY_SECONDS:
             self._report(now)
 
+    def flush(self) -> None:
+        """Report now what is done (before a checkpoint that covers it)."""
+        if self.done != self._reported:
+            self._report(time.monotonic())
+
     def finish(self, message: str | None = None) -> None:
         """The stage did all its work: the total becomes exactly what was done."""
         if message is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
+from importlib.metadata import version as _version
 
+import numpy as np
 from pocketsphinx import Decoder, Endpointer
 
 from stagecoach.pipelines.progress import StageProgress
@@ -26,9 +27,9 @@ def _is_word(token: str) -> bool:
 
 class PocketsphinxEngine:
     name = "pocketsphinx"
+    model = f"en-us (pocketsphinx {_version('pocketsphinx')})"
 
     def __init__(self) -> None:
-        self.endpointer = Endpointer(window=0.3, ratio=0.9, sample_rate=SAMPLE_RATE)
         self.decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
 
     def _segment(self, start: float) -> Segment | None:
@@ -46,36 +47,36 @@ class PocketsphinxEngine:
             return None
         return Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), words)
 
-    def transcribe(self, pcm_path: Path, progress: StageProgress) -> Iterator[Segment]:
-        ep, dec = self.endpointer, self.decoder
+    def transcribe(
+        self, pcm: np.ndarray, offset: float, progress: StageProgress
+    ) -> Iterator[Segment]:
+        # A fresh endpointer per window: windows are cut at pauses, so no utterance spans two.
+        ep = Endpointer(window=0.3, ratio=0.9, sample_rate=SAMPLE_RATE)
+        dec = self.decoder
         frame_bytes = ep.frame_bytes
+        data = pcm.astype("<i2").tobytes()
+        whole = len(data) - len(data) % frame_bytes
+        tail = data[whole:]
         utt_start: float | None = None
-        consumed = 0  # bytes of PCM given to the endpointer
-        tail = b""
-        with open(pcm_path, "rb") as pcm:
-            while block := pcm.read(frame_bytes * FRAMES_PER_READ):
-                whole = len(block) - len(block) % frame_bytes
-                tail = block[whole:]  # only the file's last read can leave a partial frame
-                for i in range(0, whole, frame_bytes):
-                    was_in_speech = ep.in_speech
-                    speech = ep.process(block[i : i + frame_bytes])
-                    if speech is None:
-                        continue
-                    if not was_in_speech:
+        for i in range(0, whole, frame_bytes):
+            was_in_speech = ep.in_speech
+            speech = ep.process(data[i : i + frame_bytes])
+            if speech is not None:
+                if not was_in_speech:
+                    dec.start_utt()
+                    utt_start = offset + ep.speech_start
+                dec.process_raw(speech, False, False)
+                assert utt_start is not None
+                now = offset + (i + frame_bytes) / (2 * SAMPLE_RATE)
+                if not ep.in_speech or now - utt_start >= MAX_UTTERANCE_SECONDS:
+                    if seg := self._segment(utt_start):
+                        yield seg
+                    utt_start = None
+                    if ep.in_speech:  # cut a long utterance: carry on in a new one
                         dec.start_utt()
-                        utt_start = ep.speech_start
-                    dec.process_raw(speech, False, False)
-                    assert utt_start is not None
-                    now = (consumed + i + frame_bytes) / (2 * SAMPLE_RATE)
-                    if not ep.in_speech or now - utt_start >= MAX_UTTERANCE_SECONDS:
-                        if seg := self._segment(utt_start):
-                            yield seg
-                        utt_start = None
-                        if ep.in_speech:  # cut a long utterance: carry on in a new one
-                            dec.start_utt()
-                            utt_start = now
-                consumed += len(block)
-                progress.update(consumed / (2 * SAMPLE_RATE))
+                        utt_start = now
+            if (i // frame_bytes) % FRAMES_PER_READ == 0:  # about a second: report, check
+                progress.update(offset + i / (2 * SAMPLE_RATE))
         if ep.in_speech and utt_start is not None:
             # end_stream() refuses an empty buffer: give it one silent sample instead.
             speech = ep.end_stream(tail or bytes(2))

@@ -18,7 +18,7 @@ from stagecoach.domain.queue_rules import reset_artifact
 from stagecoach.domain.status import JobStatus
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.estimates import Estimates
-from stagecoach.services.queue import FAILED, LEASE_EXPIRIES, STALLS
+from stagecoach.services.queue import FAILED, LEASE_EXPIRIES, STALLS, checkpoint_key
 from stagecoach.services.unit_of_work import UnitOfWork
 from stagecoach.settings import Settings
 from stagecoach.storage.base import Storage
@@ -74,7 +74,10 @@ class Housekeeping:
                     )
                     ch.count(FAILED)
                 else:
-                    new = reset_artifact(a).evolve(lease_token=a.lease_token + 1)
+                    # Its bar stays where it was: the next attempt resumes from its checkpoint.
+                    new = reset_artifact(a).evolve(
+                        lease_token=a.lease_token + 1, progress=a.progress
+                    )
                     ch.note(
                         "requeue",
                         f"{a.filename}: worker lost, requeued",
@@ -157,6 +160,7 @@ class Housekeeping:
                         ch.put(a.evolve(stage_units={}, error=None))
                     ch.set_job(job.evolve(expired_at=now))
                     blobs = paths + [f["stored_path"] for f in files if f["stored_path"]]
+                    blobs += [checkpoint_key(a.artifact_id) for a in ch.files]
                 for key in blobs:  # after commit: a crash here leaves orphans, never holes
                     self.storage.delete(key)
                 report.jobs.append(j.job_id)

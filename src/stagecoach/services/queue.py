@@ -222,13 +222,24 @@ class Queue:
         *,
         error: JobError | None = None,
         results: list[ResultFile] | None = None,
+        ending: str | None = None,
     ) -> Artifact:
         """The file's attempt ended: completed with its results, or failed with ``error`` (then
         retried after a backoff while attempts and the error allow, else failed for good).
         The job rolls up from its files. Result files are copied into storage first and
         recorded in the same transaction; when the lease turns out to be lost they are
-        deleted. Returns the file as stored."""
-        return self._write(job_id, token, artifact, results=results, error=error, final=True)
+        deleted. ``ending``: what the completed file says of itself ("No speech found in
+        a.wav"), for the timeline and the job's last word. Returns the file as stored."""
+        return self._write(
+            job_id,
+            token,
+            artifact,
+            results=results,
+            error=error,
+            final=True,
+            ending=ending,
+            note=ending,
+        )
 
     def _write(
         self,
@@ -241,6 +252,7 @@ class Queue:
         note: str | None = None,
         error: JobError | None = None,
         final: bool = False,
+        ending: str | None = None,
     ) -> Any:
         stored: list[tuple[ResultFile, str, int]] = []
         for r in results or []:
@@ -249,6 +261,8 @@ class Queue:
         try:
             with self.uow.change(job_id, fence=Fence(artifact.artifact_id, token)) as ch:
                 new = self._apply(ch, artifact, message, note, error, final)
+                if final and error is None and ending:
+                    ch.ending = ending
                 for r, key, size in stored:
                     ch.results.append(NewResult(new, r.name, key, r.mime, size, token))
         except BaseException:
@@ -292,7 +306,7 @@ class Queue:
                 stalled=False,
             )
             self.estimates.learn_overheads(ch.conn, new, now)
-            ch.note("artifact", f"{new.filename}: completed", artifact=new)
+            ch.note("artifact", note or f"{new.filename}: completed", artifact=new)
             ch.count(COMPLETED)
         elif final and error is not None:
             new = self._failed(ch, new, error)
@@ -358,8 +372,9 @@ class Queue:
         try:
             with self.uow.change(job_id, fence=Fence(artifact_id, token)) as ch:
                 a = ch.artifact(artifact_id)
+                # Its bar stays where it was: the next attempt resumes from its checkpoint.
                 back = rules.reset_artifact(a).evolve(
-                    attempts=max(0, a.attempts - 1), lease_token=token + 1
+                    attempts=max(0, a.attempts - 1), lease_token=token + 1, progress=a.progress
                 )
                 ch.put(back)
                 ch.note("requeue", f"{a.filename}: {reason}", artifact=back)
@@ -382,3 +397,8 @@ class Queue:
     def counters(self) -> dict[str, int]:
         with self.ctx.db.read() as conn:
             return store.counters(conn)
+
+
+def checkpoint_key(artifact_id: str) -> str:
+    """Where a file's stage keeps its checkpoint in storage (see Reporter.checkpoint)."""
+    return f"checkpoints/{artifact_id}.json"

@@ -90,6 +90,7 @@ class JobChange:
     new_attempt: bool = False  # the job's estimate starts afresh (no smoothing from before)
     learn: bool = True
     quiet: bool = False  # a change that is no news to live clients (a lease's bookkeeping)
+    ending: str | None = None  # what the file completed now says of itself ("No speech ...")
     log_lines: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def artifact(self, artifact_id: str) -> Artifact:
@@ -233,6 +234,8 @@ class UnitOfWork:
             job = roll_up(job, files, now)
         if job.status is not ch.before.status:
             job = self._status_changed(ch, job)
+            if job.status in _ENDED and job.claimable:
+                job = job.evolve(message=_last_word(ch, job))
         moved = any(
             getattr(job, k) != getattr(ch.before, k)
             for k in Job.__dataclass_fields__
@@ -346,3 +349,15 @@ def _claimable(a: Artifact) -> bool:
 
 def _became_claimable(old: Artifact, new: Artifact) -> bool:
     return _claimable(new) and (not _claimable(old) or old.run_after != new.run_after)
+
+
+_ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def _last_word(ch: JobChange, job: Job) -> str | None:
+    """The job's message once it ended: no stale progress line; what its last file said of
+    itself, if anything ("No speech found in a.wav"); else the contract's own words."""
+    if job.status is not JobStatus.COMPLETED or job.outcome != "complete" or not ch.ending:
+        return None
+    n, said = len(ch.artifacts), ch.ending.rstrip(".") + "."
+    return said if n == 1 else f"{n} files done. {said}"

@@ -428,9 +428,11 @@ class _Upload:
         asked = self.pipeline
         if asked is not None and all(inc.pipeline != asked for inc in self.files):
             p = self.u.pipelines[asked]
-            takes = ", ".join(p.accepts or p.file_types)
+            found = sorted({inc.facts.file_type for inc in self.files if inc.facts is not None})
             raise UnsupportedMedia(
-                f"pipeline '{asked}' takes {takes} files, and none of the files is one"
+                f"the {asked} pipeline cannot process {', '.join(found)} files (it takes "
+                f"{', '.join(p.accepts or p.file_types)}); leave pipeline out to choose by "
+                "file type"
             )
         job_id = self.job_id
         assert job_id is not None

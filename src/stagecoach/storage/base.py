@@ -16,6 +16,12 @@ class Storage(Protocol):
     def put_file(self, key: str, src: Path) -> int:
         """Copy a local file in; returns its size."""
 
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write a small blob whole, replacing any earlier one atomically (checkpoints)."""
+
+    def read_bytes(self, key: str) -> bytes | None:
+        """A small blob's content; None when there is none."""
+
     def delete(self, key: str) -> None:
         """Remove the blob if it exists (and any local copy of it)."""
 

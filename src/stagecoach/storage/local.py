@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +32,27 @@ class LocalStorage:
         p.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, p)
         return p.stat().st_size
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        # Write aside, flush to disk, then rename: a crash leaves the old blob or the new one.
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)

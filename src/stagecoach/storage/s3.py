@@ -68,6 +68,19 @@ class S3Storage:
         self.client.upload_file(str(src), self.bucket, self._key(key))
         return src.stat().st_size
 
+    def put_bytes(self, key: str, data: bytes) -> None:
+        # One PUT replaces the object whole: a reader sees the old blob or the new one.
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except self.client.exceptions.ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return bytes(body.read())
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         self._cached(key).unlink(missing_ok=True)

@@ -5,6 +5,7 @@ It talks to its worker through one pipe, in small tuples:
     ("stage", i, total)                       stage i starts; its units, as known now
     ("progress", i, done, message, calls)     at most every ``interval`` seconds
     ("total", i, total)                       the stage corrected its total
+    ("checkpoint", i, state)                  the stage's state to keep durably (a dict)
     ("stage_done", i, seconds, done, calls)
     ("error", i, error_dict)                  a StageError: the artifact fails with it
     ("exception", i, type_name, text)         anything else stage code raised
@@ -50,8 +51,16 @@ class StageSpec:
 class PipeReporter:
     """The Reporter the stage code sees. Cheap per call: it only sends when due."""
 
-    def __init__(self, conn: Any, abort: Any, index: int, interval: float) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        abort: Any,
+        index: int,
+        interval: float,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         self.conn = conn
+        self.resume = resume
         self.abort = abort
         self.index = index
         self.interval = interval
@@ -77,6 +86,13 @@ class PipeReporter:
 
     def should_abort(self) -> bool:
         return bool(self.abort.is_set())
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        self.flush()  # the progress the state covers reaches the worker first
+        self.conn.send(("checkpoint", self.index, state))
+
+    def resumed_state(self) -> dict[str, Any] | None:
+        return self.resume
 
     def flush(self, now: float | None = None) -> None:
         if self._unsent:
@@ -126,6 +142,12 @@ def host_main(tasks: Any, conn: Any, abort: Any, memory_mb: int = 0) -> None:
             return
 
 
+def stage_resume(artifact: ArtifactInput, spec: StageSpec) -> dict[str, Any] | None:
+    """The checkpoint the artifact resumes from, when it was taken in this stage."""
+    resume = artifact.resume or {}
+    return resume.get("state") if resume.get("stage") == spec.name else None
+
+
 def run_artifact(
     stages: list[StageSpec], artifact: ArtifactInput, conn: Any, abort: Any, interval: float
 ) -> bool:
@@ -138,7 +160,7 @@ def run_artifact(
             try:
                 total = float(spec.total(artifact))
                 conn.send(("stage", i, total))
-                reporter = PipeReporter(conn, abort, i, interval)
+                reporter = PipeReporter(conn, abort, i, interval, stage_resume(artifact, spec))
                 spec.run(artifact, reporter)
                 reporter.flush()
             except StageError as exc:

@@ -5,6 +5,7 @@ results."""
 
 from __future__ import annotations
 
+import json
 import logging
 import mimetypes
 import shutil
@@ -15,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from stagecoach.domain import queue_rules as rules
 from stagecoach.domain.contract import iso
 from stagecoach.domain.errors import ErrorCategory, JobError
+from stagecoach.domain.progress_text import resume_note
 from stagecoach.domain.records import Artifact
 from stagecoach.pipelines.base import ArtifactInput, Pipeline
 from stagecoach.services.estimates import stage_options
 from stagecoach.services.housekeeping import remove_work_dirs, work_dir_name
-from stagecoach.services.queue import Claim, LeaseLost, ResultFile
+from stagecoach.services.queue import Claim, LeaseLost, ResultFile, checkpoint_key
 from stagecoach.worker.child import StageHost, StageSpec
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class FileRunner:
     def _stopped(self, reason: str) -> None:
         if reason == "cancelled":
             self.queue.settle_cancelled(self.job_id, self.artifact_id, self.token)
+            self.drop_checkpoint(self.artifact_id)  # a cancelled file is not resumed
         elif reason == "stopping":
             self.queue.release(self.job_id, self.artifact_id, self.token)
         else:
@@ -109,8 +112,9 @@ class FileRunner:
         if isinstance(inp, JobError):
             self._finish(art, error=inp)
             return
+        art = resumed_artifact(art, inp.resume)
         host = self.worker.acquire_host()
-        relay = _Relay(self, art, specs)
+        relay = _Relay(self, art, specs, inp.resume)
         clean = False
         try:
             host.submit(specs, inp, CHILD_REPORT_INTERVAL)
@@ -126,10 +130,23 @@ class FileRunner:
                 for p in sorted(inp.results_dir.iterdir())
                 if p.is_file()
             ]
-            self._finish(relay.art, results=results)
+            ending = self.file_ending(inp)
+            self._finish(relay.art, results=results, ending=ending)
+            self.drop_checkpoint(art.artifact_id)
         else:
             assert relay.error is not None
             self._finish(relay.art, error=relay.error)
+
+    # --- endings: "No speech found in a.wav" instead of "Transcription complete!" ---------
+    def file_ending(self, inp: ArtifactInput) -> str | None:
+        """What the finished file says of itself, if its pipeline has a word for it."""
+        if self.pipeline.ending is None:
+            return None
+        try:
+            return self.pipeline.ending(inp)
+        except Exception:  # a plugin's ending must never fail a finished file
+            log.exception("ending failed", extra={"job_id": self.job_id})
+            return None
 
     def _pump(self, host: StageHost, relay: _Relay) -> None:
         while True:
@@ -161,6 +178,7 @@ class FileRunner:
         *,
         error: JobError | None = None,
         results: list[ResultFile] | None = None,
+        ending: str | None = None,
     ) -> None:
         """The final write of the attempt, retried on transient database errors."""
         if error is not None:
@@ -176,7 +194,7 @@ class FileRunner:
         for i in range(5):
             try:
                 self.queue.finish_artifact(
-                    self.job_id, self.token, art, error=error, results=results
+                    self.job_id, self.token, art, error=error, results=results, ending=ending
                 )
                 return
             except LeaseLost:
@@ -200,6 +218,36 @@ class FileRunner:
                 log.exception("progress write failed", extra={"job_id": self.job_id})
                 if i + 1 < attempts:
                     time.sleep(min(2.0, 0.2 * 2**i))
+
+    # --- checkpoints: a stage's state kept in storage, so a new attempt resumes ------------
+    def save_checkpoint(self, art: Artifact, stage: str, state: dict[str, Any]) -> None:
+        """Keep the stage's state with the artifact's stage units as they are now."""
+        doc = {
+            "stage": stage,
+            "stage_units": art.stage_units,
+            "processing_stages": art.processing_stages,
+            "state": state,
+        }
+        try:
+            data = json.dumps(doc, separators=(",", ":")).encode()
+            self.worker.storage.put_bytes(checkpoint_key(art.artifact_id), data)
+        except (OSError, TypeError, ValueError):  # a lost checkpoint costs only time
+            log.exception("checkpoint not kept", extra={"artifact_id": art.artifact_id})
+
+    def load_checkpoint(self, artifact_id: str) -> dict[str, Any] | None:
+        try:
+            data = self.worker.storage.read_bytes(checkpoint_key(artifact_id))
+            doc = json.loads(data) if data else None
+        except (OSError, ValueError):
+            log.exception("checkpoint unreadable", extra={"artifact_id": artifact_id})
+            return None
+        return doc if isinstance(doc, dict) and doc.get("stage") else None
+
+    def drop_checkpoint(self, artifact_id: str) -> None:
+        try:
+            self.worker.storage.delete(checkpoint_key(artifact_id))
+        except OSError:
+            log.exception("checkpoint not removed", extra={"artifact_id": artifact_id})
 
     def _input(self, art: Artifact) -> ArtifactInput | JobError:
         f = self.claim.file
@@ -236,13 +284,31 @@ class FileRunner:
             work_dir=work,
             results_dir=results,
             options=stage_options(s),
+            resume=self.load_checkpoint(art.artifact_id),
         )
+
+
+def resumed_artifact(art: Artifact, resume: dict[str, Any] | None) -> Artifact:
+    """The artifact as its checkpoint left it: the stages before it done, its stage part way."""
+    if not resume:
+        return art
+    return art.evolve(
+        current_stage=resume["stage"],
+        stage_units=resume.get("stage_units") or {},
+        processing_stages=resume.get("processing_stages") or {},
+    )
 
 
 class _Relay:
     """Turns the child's messages into artifact states and decides when to write them."""
 
-    def __init__(self, runner: FileRunner, art: Artifact, specs: list[StageSpec]) -> None:
+    def __init__(
+        self,
+        runner: FileRunner,
+        art: Artifact,
+        specs: list[StageSpec],
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         self.runner = runner
         self.art = art
         self.specs = specs
@@ -256,6 +322,15 @@ class _Relay:
         self.calls = 0
         self._calls_in_stage = 0
         self.stage = 0
+        # Resuming: the stages before the checkpoint's run again (they rebuild work_dir) but
+        # their units stay as they were; the checkpoint's stage starts where it stopped.
+        self.resume_stage = (resume or {}).get("stage")
+        self.kept = {
+            n
+            for n, u in (resume or {}).get("stage_units", {}).items()
+            if u.get("finished") and n != self.resume_stage
+        }
+        self.shown = False
 
     def _units(self, i: int, **changes: Any) -> None:
         name = self.names[i]
@@ -286,7 +361,14 @@ class _Relay:
     def handle(self, msg: tuple[Any, ...]) -> bool:
         """Apply one message; True when the child has finished (well or badly)."""
         kind = msg[0]
-        if kind == "stage":
+        if kind in ("stage", "progress", "total", "stage_done") and self.names[msg[1]] in self.kept:
+            return self._rerun(msg)
+        if kind == "stage" and self.names[msg[1]] == self.resume_stage:
+            self._resume_stage(msg[1], msg[2])
+        elif kind == "checkpoint":
+            _, i, state = msg
+            self.runner.save_checkpoint(self.art, self.names[i], state)
+        elif kind == "stage":
             _, i, total = msg
             self.stage = i
             self._units(i, total=total, done=0.0)
@@ -329,6 +411,45 @@ class _Relay:
             self.outcome = "done"
             return True
         return False
+
+    def _rerun(self, msg: tuple[Any, ...]) -> bool:
+        """A stage done before the checkpoint runs again: count its calls, keep its units."""
+        kind, i = msg[0], msg[1]
+        self.stage = i
+        if kind == "stage" and not self.shown:
+            self.write()  # the artifact is processing again, with its kept progress
+            self.shown = True
+        if kind in ("progress", "stage_done"):
+            self.calls += msg[-1] - self._calls_in_stage
+            self._calls_in_stage = msg[-1] if kind == "progress" else 0
+        return False
+
+    def _resume_stage(self, i: int, total: float) -> None:
+        """The checkpoint's stage starts again: from the units its checkpoint covers."""
+        self.stage = i
+        name = self.names[i]
+        done = float((self.art.stage_units.get(name) or {}).get("done") or 0.0)
+        now = iso(self.runner.queue.ctx.clock())
+        # Its pace is learned from the units done in this attempt only (resumed_from).
+        self._units(
+            i,
+            total=total,
+            done=done,
+            resumed_from=done,
+            started_at=now,
+            first_at=None,
+            first_done=None,
+            half_at=None,
+            finished=False,
+        )
+        self.resume_stage = None  # only once
+        self.runner._write(
+            self.art,
+            message=self.message,
+            note=f"{self.art.filename}: {resume_note(self.specs[i].unit, done, total)}",
+        )
+        self.dirty = False
+        self.last_write = time.monotonic()
 
     def crashed(self, exitcode: int | None) -> None:
         if self.outcome is None:
