@@ -21,6 +21,8 @@ from stagecoach.settings import Settings
 from tests.dbs import REQUIRE_PG, PgTemplates, SqliteTemplates, pg_available
 
 PASSWORD = "correct horse battery"
+# Servers and workers the tests start calibrate only when a test asks (settings: calibrate).
+os.environ.setdefault("STAGECOACH_CALIBRATE", "false")
 
 
 class FakeClock:
@@ -89,6 +91,7 @@ def make_settings(tmp_path: Path, db_url: str) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "database_url": db_url,
             "admin_password": "admin-password",
+            "calibrate": False,  # tests that calibrate turn it on themselves
         }
         values.update(overrides)
         return Settings(**values)

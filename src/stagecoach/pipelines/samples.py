@@ -24,10 +24,37 @@ CSV_ROWS = 3000
 BYTES = 4 * 2**20
 SAMPLE_RATE = 16_000
 
-_WORDS = (
-    "the team met on tuesday to review the budget for the next quarter and agreed to "
-    "finish the written report before the meeting with the coach on friday morning"
-).split()
+_WORDS = [
+    "the",
+    "team",
+    "met",
+    "on",
+    "tuesday",
+    "to",
+    "review",
+    "the",
+    "budget",
+    "for",
+    "the",
+    "next",
+    "quarter",
+    "and",
+    "agreed",
+    "to",
+    "finish",
+    "the",
+    "written",
+    "report",
+    "before",
+    "the",
+    "meeting",
+    "with",
+    "the",
+    "coach",
+    "on",
+    "friday",
+    "morning",
+]
 
 
 @dataclass(frozen=True)
@@ -88,9 +115,7 @@ def text_pdf(path: Path, pages: int = PDF_PAGES, seed: int = 7) -> Path:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources "
             f"<< /Font << /F1 {font_id} 0 R >> >> /Contents {page_ids[number - 1] + 1} 0 R >>".encode()
         )
-        objects.append(
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, obj in enumerate(objects, 1):
@@ -140,9 +165,13 @@ def sample_for(pipeline: str, directory: Path) -> Sample | None:
         path = speech_like_wav(directory / "calibration.wav")
         return Sample(path, "audio", {"duration_seconds": AUDIO_SECONDS})
     if pipeline == "document":
-        return Sample(text_pdf(directory / "calibration.pdf"), "document", {"page_count": PDF_PAGES})
+        return Sample(
+            text_pdf(directory / "calibration.pdf"), "document", {"page_count": PDF_PAGES}
+        )
     if pipeline == "dataset":
-        return Sample(dataset_csv(directory / "calibration.csv"), "dataset", {"row_count": CSV_ROWS})
+        return Sample(
+            dataset_csv(directory / "calibration.csv"), "dataset", {"row_count": CSV_ROWS}
+        )
     if pipeline == "checksum":
         return Sample(random_bytes(directory / "calibration.bin"), "other", {})
     return None

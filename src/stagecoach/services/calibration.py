@@ -49,19 +49,21 @@ def _builtin_sample(pipeline: Pipeline, directory: Path) -> Sample | None:
 
 class Calibration:
     """Measures and seeds. ``samples`` gives a pipeline's sample (default: the built-in
-    ones); ``run`` does the work in the calling thread, ``start`` in a background one."""
+    ones); ``run`` does the work in the calling thread, ``start`` in a background one.
+    Other processes' estimates see the seeded rates when they next read the rates (their
+    cache lives a couple of seconds); ``estimates``, if given, sees them at once."""
 
     def __init__(
         self,
         ctx: ServiceContext,
-        estimates: Estimates,
-        pipelines: Mapping[str, Pipeline] | None = None,
+        pipelines: Mapping[str, Pipeline],
         *,
+        estimates: Estimates | None = None,
         samples: Callable[[Pipeline, Path], Sample | None] = _builtin_sample,
     ) -> None:
         self.ctx = ctx
-        self.estimates = estimates
-        self.pipelines = dict(pipelines if pipelines is not None else estimates.pipelines)
+        self.pipelines = dict(pipelines)
+        self.estimates = estimates or Estimates(ctx, self.pipelines)
         self.samples = samples
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,10 +91,10 @@ class Calibration:
             engine = self.estimates.engine(name)
             found = [book.get(RateKey(name, s.name, engine)) for s in pipeline.stages]
             have = [r for r in found if r is not None]
-            if not have:
-                due.append(name)
-            elif all(r.n == 0 and r.calibration for r in have) and any(
-                r.calibration != self.fingerprint(name) for r in have
+            if (
+                not have
+                or all(r.n == 0 and r.calibration for r in have)
+                and any(r.calibration != self.fingerprint(name) for r in have)
             ):
                 due.append(name)
         return due
