@@ -24,37 +24,11 @@ CSV_ROWS = 3000
 BYTES = 4 * 2**20
 SAMPLE_RATE = 16_000
 
-_WORDS = [
-    "the",
-    "team",
-    "met",
-    "on",
-    "tuesday",
-    "to",
-    "review",
-    "the",
-    "budget",
-    "for",
-    "the",
-    "next",
-    "quarter",
-    "and",
-    "agreed",
-    "to",
-    "finish",
-    "the",
-    "written",
-    "report",
-    "before",
-    "the",
-    "meeting",
-    "with",
-    "the",
-    "coach",
-    "on",
-    "friday",
-    "morning",
-]
+_TEXT = (
+    "the team met on tuesday to review the budget for the next quarter and agreed to "
+    "finish the written report before the meeting with the coach on friday morning"
+)
+_WORDS = _TEXT.split()
 
 
 @dataclass(frozen=True)
@@ -113,7 +87,8 @@ def text_pdf(path: Path, pages: int = PDF_PAGES, seed: int = 7) -> Path:
         stream = body.encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources "
-            f"<< /Font << /F1 {font_id} 0 R >> >> /Contents {page_ids[number - 1] + 1} 0 R >>".encode()
+            f"<< /Font << /F1 {font_id} 0 R >> >> "
+            f"/Contents {page_ids[number - 1] + 1} 0 R >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     out = bytearray(b"%PDF-1.4\n")
