@@ -28,8 +28,8 @@ test: install-dev
 	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
 	$(VENV)/bin/mypy
 
 bench: install-dev

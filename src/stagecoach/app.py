@@ -16,11 +16,13 @@ from stagecoach.api import (
     health,
     jobs,
     metrics,
+    openapi,
     poll,
     problems,
     results,
     uploads,
 )
+from stagecoach.api.edge import Edge
 from stagecoach.api.limits import BodyLimit
 from stagecoach.api.poll import PollFastLane
 from stagecoach.services.context import ServiceContext
@@ -79,9 +81,11 @@ def create_app(
     app.state.services = services
     app.state.embedded_worker = embedded_worker
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
-    app.add_middleware(PollFastLane, services=services)  # outermost: the hot path first
+    app.add_middleware(PollFastLane, services=services)  # the hot path first
+    app.add_middleware(Edge)  # outermost: NUL refusal and security headers on every answer
     return app

@@ -54,6 +54,20 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(
         256, description="Largest JSON request body accepted, in KiB (413 above)."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that opens `/metrics` to clients off this machine. "
+        "Loopback clients need none; unset, others get 403.",
+    )
+    login_attempts: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins allowed per username, and (x3) per client address, "
+        "within `login_window_seconds`; more answer 429 with Retry-After.",
+    )
+    login_window_seconds: float = Field(
+        300, gt=0, description="The window over which failed sign-ins are counted."
+    )
     log_level: str = Field("INFO", description="Logging level.")
     log_format: Literal["json", "text"] = Field(
         "json", description="`json`: one JSON object per line; `text`: plain lines."
@@ -108,6 +122,19 @@ class Settings(BaseSettings):
     )
     whisper_model_dir: Path | None = Field(
         None, description="Directory of a CTranslate2 Whisper model for faster-whisper."
+    )
+
+    stage_memory_mb: int = Field(
+        1536,
+        ge=0,
+        description="Address-space ceiling of each stage process, in MiB (0: none). A "
+        "hostile or huge file then fails its stage instead of exhausting the machine.",
+    )
+    stage_host_recycle_mb: int = Field(
+        512,
+        ge=0,
+        description="A stage process holding more than this many MiB (resident) is "
+        "replaced after its job instead of idling with the memory (0: never).",
     )
 
     # --- estimates -----------------------------------------------------------------------

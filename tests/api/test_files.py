@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.samples import pdf_bytes, wav_bytes
+from tests.samples import pdf_bytes, wav_bytes, xlsx_bytes
 from tests.uploads_helpers import upload
 
 PROBLEM = "application/problem+json"
@@ -87,3 +87,18 @@ def test_another_analyst_is_denied_and_their_manager_allowed(client, user_factor
     r = client.get(f"/api/v1/files/{file_id}/content", headers=hm)
     assert r.status_code == 200 and r.content == data
     assert client.get(f"/api/v1/files/{file_id}").status_code == 401
+
+
+def test_dataset_records_carry_rows_and_columns(client, analyst):
+    """An .xlsx upload is stored without its extension and still probed (it used to be a 500);
+    a CSV's comment lines count neither as its header nor as rows."""
+    _, h = analyst
+    csv = b"# Data source: a feed\nversion,name,released\n1.0,a,2020-01-02\n1.1,b,2020-03-04\n"
+    docs = upload(client, h, [("book.xlsx", xlsx_bytes(12)), ("releases.csv", csv)])
+    assert docs.status_code == 202, docs.text
+    shapes = []
+    for artifact in docs.json()["artifacts"]:
+        meta = client.get(f"/api/v1/files/{artifact['file_id']}", headers=h).json()
+        assert "." not in meta["stored_path"].rsplit("/", 1)[-1]
+        shapes.append((meta["original_name"], meta["row_count"], meta["column_count"]))
+    assert shapes == [("book.xlsx", 12, 2), ("releases.csv", 2, 3)]

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from stagecoach.app import create_app
-from tests.samples import docx_bytes, pdf_bytes
+from tests.samples import docx_bytes, pdf_bytes, wav_bytes
 from tests.uploads_helpers import (
     UPLOAD,
     assert_nothing_left,
@@ -131,7 +131,20 @@ def test_other_refusals(client, analyst, services):
     assert r.status_code == 422
     r = upload(client, h, [("a.pdf", pdf_bytes(1))], case_name="c" * 201)
     assert r.status_code == 422 and "case_name" in r.json()["detail"]
+    # a pipeline asked for that takes none of the files is refused, naming what it takes
+    r = upload(client, h, [("notes.txt", b"plain words\n" * 20)], pipeline="audio")
+    assert r.status_code == 415 and r.headers["content-type"] == PROBLEM
+    assert "pipeline 'audio' takes audio, video files" in r.json()["detail"]
     assert_nothing_left(services)
+
+
+def test_a_pipeline_asked_for_applies_to_the_files_it_can_take(client, analyst):
+    _, h = analyst
+    r = upload(client, h, [("a.wav", wav_bytes(1)), ("b.pdf", pdf_bytes(1))], pipeline="checksum")
+    assert r.status_code == 202, r.text
+    assert [a["pipeline"] for a in r.json()["artifacts"]] == ["checksum", "checksum"]
+    r = upload(client, h, [("a.wav", wav_bytes(1)), ("b.pdf", pdf_bytes(1))], pipeline="audio")
+    assert [a["pipeline"] for a in r.json()["artifacts"]] == ["audio", "document"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import pytest
 
 from tests.dbs import SqliteTemplates
 from tests.web.conftest import file_factory, live_server, live_services  # noqa: F401
+from tests.web.live_server import LiveServer
 
 CHROMIUM = os.environ.get("STAGECOACH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,6 +40,16 @@ def db_url(sqlite_templates: SqliteTemplates) -> str:
 def settings(make_settings: Any) -> Any:
     # a short poll interval so the polling fallback shows within the test
     return make_settings(poll_interval=1)
+
+
+@pytest.fixture
+def server(settings: Any, live_services: Any) -> Iterator[str]:  # noqa: F811
+    """A real server with its embedded worker and the real pipelines; its URL."""
+    from stagecoach.app import create_app
+
+    app = create_app(settings, services=live_services, embedded_worker=True)
+    with LiveServer(app) as s:
+        yield s.url
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,8 @@ import pytest
 
 from stagecoach.client import Client, StagecoachError
 from tests.conftest import PASSWORD
-from tests.web.live_server import LiveServer
 
 TEXT = "The survey closed in May. Most answers came by mail. " * 40
-
-
-@pytest.fixture
-def server(settings: Any, live_services: Any) -> Iterator[str]:
-    from stagecoach.app import create_app
-
-    app = create_app(settings, services=live_services, embedded_worker=True)
-    with LiveServer(app) as s:
-        yield s.url
 
 
 @pytest.fixture

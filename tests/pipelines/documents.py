@@ -57,3 +57,33 @@ def make_docx(path: Path) -> Path:
     table.cell(1, 0).text, table.cell(1, 1).text = "2024", "1200"
     document.save(str(path))
     return path
+
+
+MANUAL_TITLE = "Solar Handbook for Homeowners"
+
+
+def make_manual_pdf(path: Path, pages: int) -> Path:
+    """A manual as real ones look: a running header, a footer with the page number, and
+    body text that goes on from page to page."""
+
+    class Manual(FPDF):
+        def header(self) -> None:
+            self.set_font("helvetica", size=8)
+            self.cell(0, 5, f"{MANUAL_TITLE} - Chapter {1 + (self.page_no() - 1) // 3}")
+            self.ln(10)
+
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.set_font("helvetica", size=8)
+            self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Manual()
+    pdf.alias_nb_pages()
+    pdf.set_font("helvetica", size=11)
+    for number in range(1, pages + 1):
+        pdf.add_page()
+        turn = (number - 1) % len(SOLAR)
+        body = [ASIDES[(number - 1) % len(ASIDES)], *SOLAR[turn:], *SOLAR[:turn]]
+        pdf.multi_cell(0, 6, " ".join(body))
+    pdf.output(str(path))
+    return path

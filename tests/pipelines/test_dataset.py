@@ -45,7 +45,7 @@ def test_every_format_gives_the_same_profile(name, tmp_path, run_stages):
     assert [c["name"] for c in profile["column_profiles"]] == COLUMNS
     types = {c["name"]: c["type"] for c in profile["column_profiles"]}
     assert types == {
-        "order_id": "integer",
+        "order_id": "identifier",
         "date": "date",
         "region": "category",
         "quantity": "integer",
@@ -159,7 +159,7 @@ def test_a_hundred_thousand_rows_go_through_every_stage(tmp_path, run_stages):
         ("random.xlsx", bytes(range(256)) * 50, "dataset_unreadable"),
         ("random.json", bytes(range(256)) * 50, "dataset_unreadable"),
         ("broken.json", b'[{"a": 1}, {"a": 2', "dataset_unreadable"),
-        ("numbers.json", b"[1, 2, 3]", "dataset_unreadable"),
+        ("scalar.json", b"42", "dataset_unreadable"),
     ],
 )
 def test_bad_data_files_are_permanent_errors(name, content, code, tmp_path, make_artifact):

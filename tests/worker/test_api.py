@@ -13,7 +13,7 @@ def test_embedded_worker_processes_and_results_download(
     wsettings, wservices, owner, make_file, make_job
 ):
     app = create_app(wsettings, services=wservices, embedded_worker=True, pipelines=PIPELINES)
-    with TestClient(app) as client:
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:  # /metrics: loopback
         token = client.post(
             "/api/v1/auth/token", data={"username": owner.username, "password": "pw-pw-pw-pw"}
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from stagecoach.api.deps import AdminUser, CurrentAuth, CurrentUser, ServicesDep
@@ -25,12 +25,19 @@ def user_out(u: User) -> dict[str, Any]:
     }
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    responses={429: {"description": "Too many failed sign-ins (Retry-After says when)"}},
+)
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    services: ServicesDep,
 ) -> dict[str, str]:
+    client = request.client.host if request.client else None
     return {
-        "access_token": services.accounts.login(form.username, form.password),
+        "access_token": services.accounts.login(form.username, form.password, client=client),
         "token_type": "bearer",
     }
 

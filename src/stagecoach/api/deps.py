@@ -22,14 +22,20 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 SESSION_COOKIE = "stagecoach_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer`` header, or ""."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def token_user(services: Services, authorization: str, session: str) -> tuple[User, str]:
     """The caller's user and token id, from a bearer token or else the page's session."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        # Pages authenticate with their session cookie; the API accepts it too.
-        token = session
+    # Pages authenticate with their session cookie; the API accepts it too.
+    token = bearer_token(authorization) or session
     if not token:
         raise Unauthorized("sign in first: send 'Authorization: Bearer <token>'")
     found = services.accounts.user_for_token(token.strip())
@@ -39,11 +45,21 @@ def token_user(services: Services, authorization: str, session: str) -> tuple[Us
 
 
 def authenticate(request: Request, services: Services) -> tuple[User, str]:
-    return token_user(
-        services,
-        request.headers.get("authorization", ""),
-        request.cookies.get(SESSION_COOKIE, ""),
-    )
+    """The caller. A state-changing request signed in by the session cookie must carry the
+    page's CSRF token in ``X-CSRF-Token``: a browser sends the cookie with a request forged
+    by another port or a sibling subdomain of this host, which SameSite=Lax lets through.
+    Bearer tokens are never sent by a browser on its own, so they need no such check."""
+    authorization = request.headers.get("authorization", "")
+    found = token_user(services, authorization, request.cookies.get(SESSION_COOKIE, ""))
+    if request.method not in SAFE_METHODS and not bearer_token(authorization):
+        from stagecoach.web.security import csrf_ok  # the pages own the token's signing
+
+        if not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(
+                f"a request signed in by the session cookie must carry the page's CSRF "
+                f"token in the {CSRF_HEADER} header (or use 'Authorization: Bearer')"
+            )
+    return found
 
 
 def current_auth(

@@ -16,6 +16,7 @@ from stagecoach.services.tracking import NewJob, error_from_body
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 StatusFilter = JobStatus | None
+MAX_OFFSET = 2**31  # past any real list; larger values overflow the database's integer
 
 
 @router.post("", status_code=201, response_model=JobStatusOut)
@@ -37,7 +38,7 @@ def list_jobs(
     ] = None,
     case_name: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     docs, total = services.tracking.list_jobs(
         user, status=status, case_name=case_name, limit=limit, offset=offset

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stagecoach.api.problems import problem
 
-class BodyTooLarge(Exception):
-    pass
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body streams in (chunked, no Content-Length). An HTTPException, so
+    that FastAPI's body reader passes it on as 413 instead of "error parsing the body"."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _detail(limit))
 
 
 class BodyLimit:
@@ -30,7 +35,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _refuse(send, self.max_bytes)
+                    await problem(413, _detail(self.max_bytes))(scope, receive, send)
                     return
         seen = 0
         started = False
@@ -41,7 +46,7 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return msg
 
         async def tracking_send(msg: Message) -> None:
@@ -54,26 +59,8 @@ class BodyLimit:
             await self.app(scope, counted, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, self.max_bytes)
+                await problem(413, _detail(self.max_bytes))(scope, receive, send)
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content too large",
-            "status": 413,
-            "detail": f"request body is larger than the limit of {limit // 1024} KiB",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _detail(limit: int) -> str:
+    return f"request body is larger than the limit of {limit // 1024} KiB"

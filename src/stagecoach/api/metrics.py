@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import ipaddress
+
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from stagecoach.api.deps import ServicesDep
+from stagecoach.api.deps import ServicesDep, bearer_token
+from stagecoach.services.errors import Forbidden
 from stagecoach.services.metrics import STAGE_BUCKETS, MetricsSnapshot
 
 router = APIRouter(tags=["metrics"])
@@ -61,8 +65,38 @@ def render(m: MetricsSnapshot) -> str:
     return "\n".join(out) + "\n"
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(services: ServicesDep) -> PlainTextResponse:
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_access(request: Request) -> None:
+    """Loopback clients may read; others need the bearer token of `metrics_token`."""
+    if is_loopback(request.client.host if request.client else None):
+        return
+    token = request.app.state.settings.metrics_token
+    given = bearer_token(request.headers.get("authorization", ""))
+    if (
+        token is not None
+        and given
+        and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    ):
+        return
+    raise Forbidden(
+        "/metrics answers loopback clients; others send 'Authorization: Bearer' with the "
+        "STAGECOACH_METRICS_TOKEN"
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={403: {"description": "Not a loopback client and no valid metrics token"}},
+)
+def metrics(request: Request, services: ServicesDep) -> PlainTextResponse:
+    check_access(request)
     return PlainTextResponse(
         render(services.metrics.snapshot()), media_type="text/plain; version=0.0.4"
     )

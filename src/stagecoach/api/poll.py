@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stagecoach.api.deps import SESSION_COOKIE, token_user
-from stagecoach.api.problems import problem
+from stagecoach.api.problems import problem, service_headers
 from stagecoach.api.schemas import JobStatusOut
 from stagecoach.services.errors import ServiceError
 from stagecoach.services.registry import Services
@@ -39,8 +39,7 @@ def status_response(
         user, _ = token_user(services, authorization, session)
         body = orjson.dumps(services.tracking.status(user, job_id))
     except ServiceError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return problem(exc.status_code, exc.detail, headers=headers)
+        return problem(exc.status_code, exc.detail, headers=service_headers(exc))
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:

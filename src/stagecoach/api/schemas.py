@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from stagecoach.domain.errors import ErrorCategory
+from stagecoach.domain.filenames import MAX_CASE_NAME, case_name_text
 from stagecoach.domain.status import JobStatus
 
-Name = Field(min_length=1, max_length=200)
+# Every number has bounds and every string a length, and none is coerced from another type
+# ("50" is not a progress, true is not a seq). A duration or amount in any unit (audio
+# seconds, pages, rows, bytes) stays below a petabyte's worth.
+MAX_AMOUNT = 1e15
+MAX_SEQ = 2**62
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; it is never meaningful in a name or a message.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _case_name(value: str) -> str | None:
+    return case_name_text(value)  # the same rule as uploads; ValueError answers 422
+
+
+Text = Annotated[str, Field(strict=True), AfterValidator(_no_nul)]
+CaseName = Annotated[
+    str, Field(strict=True, min_length=1, max_length=MAX_CASE_NAME), AfterValidator(_case_name)
+]
+Amount = Annotated[float, Field(strict=True, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -17,31 +40,35 @@ class Strict(BaseModel):
 
 
 class ErrorIn(Strict):
-    code: str = Field("processing_failed", min_length=1, max_length=64)
+    code: Text = Field("processing_failed", min_length=1, max_length=64)
     category: ErrorCategory = ErrorCategory.PROCESSING
-    retryable: bool = False
-    message: str = Field("Processing failed. Please try again.", max_length=1000)
-    hint: str = Field("", max_length=1000)
+    retryable: bool = Field(False, strict=True)
+    message: Text = Field("Processing failed. Please try again.", max_length=1000)
+    hint: Text = Field("", max_length=1000)
 
 
 class JobCreate(Strict):
-    related_file_ids: list[str] = Field(default_factory=list, max_length=1000)
-    pipeline: str | None = Field(None, min_length=1, max_length=64)
-    stages: list[str] | None = Field(None, max_length=50)
-    case_name: str | None = Field(None, min_length=1, max_length=200)
-    parent_job_id: str | None = Field(None, max_length=36)
-    duration_total: float | None = Field(None, ge=0)
-    unit: str | None = Field(None, min_length=1, max_length=32)
+    related_file_ids: list[Annotated[Text, Field(max_length=36)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    pipeline: Text | None = Field(None, min_length=1, max_length=64)
+    stages: list[Annotated[Text, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=50
+    )
+    case_name: CaseName | None = None
+    parent_job_id: Text | None = Field(None, max_length=36)
+    duration_total: Amount | None = None
+    unit: Text | None = Field(None, min_length=1, max_length=32)
 
 
 class JobPatch(Strict):
     status: JobStatus | None = None
-    current_stage: str | None = Field(None, min_length=1, max_length=64)
-    progress: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
-    message: str | None = Field(None, max_length=1000)
+    current_stage: Text | None = Field(None, min_length=1, max_length=64)
+    progress: float | None = Field(None, strict=True, ge=0, le=100, allow_inf_nan=False)
+    message: Text | None = Field(None, max_length=1000)
     error: ErrorIn | None = None
-    duration_processed: float | None = Field(None, ge=0, allow_inf_nan=False)
-    seq: int | None = Field(None, ge=0, le=2**62)
+    duration_processed: Amount | None = None
+    seq: int | None = Field(None, strict=True, ge=0, le=MAX_SEQ)
 
 
 class ArtifactOut(BaseModel):
@@ -143,10 +170,10 @@ class Token(BaseModel):
 
 
 class UserCreate(Strict):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=1024)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=8, max_length=1024)
     role: Literal["analyst", "manager", "admin"] = "analyst"
-    manager: str | None = Field(None, min_length=1, max_length=64)
+    manager: Text | None = Field(None, min_length=1, max_length=64)
 
 
 class UserOut(BaseModel):

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
+
+# Absolute server paths, quoted (as ffmpeg and OSError print them) or bare.
+_QUOTED_PATH = re.compile(r"""(['"])/[^'"\n]*\1""")
+_BARE_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.~-]+/)+[\w.~-]*")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path replaced by "<file>": a library's message about
+    a stored file names where the server keeps it, which no client may learn."""
+    text = _QUOTED_PATH.sub(lambda m: f"{m.group(1)}<file>{m.group(1)}", text)
+    return _BARE_PATH.sub("<file>", text)
 
 
 class ErrorCategory(StrEnum):
@@ -22,6 +34,11 @@ class JobError:
     retryable: bool
     message: str
     hint: str
+
+    def __post_init__(self) -> None:
+        # Every error a job or artifact carries passes here: no server path gets through.
+        object.__setattr__(self, "message", without_paths(self.message))
+        object.__setattr__(self, "hint", without_paths(self.hint))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

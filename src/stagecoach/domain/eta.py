@@ -144,8 +144,20 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat().replace("+00:00", "Z")
 
 
+# Time left is shown up to a century: past it the figure means "never", and a date beyond
+# year 9999 cannot be represented (a job reporting duration_total 1e12 asked for one).
+MAX_ETA_SECONDS = 100 * 365.25 * 86400
+
+
+def bounded(seconds: float) -> float:
+    """``seconds`` within [0, MAX_ETA_SECONDS]; infinite or undefined counts as the cap."""
+    if not math.isfinite(seconds) or seconds > MAX_ETA_SECONDS:
+        return MAX_ETA_SECONDS
+    return max(seconds, 0.0)
+
+
 def _at(now: datetime, seconds: float | None) -> datetime | None:
-    return None if seconds is None else now + timedelta(seconds=seconds)
+    return None if seconds is None else now + timedelta(seconds=bounded(seconds))
 
 
 def _job_started_at(job: JobPlan) -> datetime | None:
@@ -240,6 +252,7 @@ def _learned(
         eta += wait
         low += queue.per_slot(queue.work_ahead_low)
         high += queue.per_slot(queue.work_ahead_high)
+    eta, low, high = bounded(eta), bounded(low), bounded(high)
     completion = smooth(now + timedelta(seconds=eta), previous, now)
     eta = (completion - now).total_seconds()
     return Estimate(
@@ -276,14 +289,14 @@ def _seed(job: JobPlan, now: datetime, prior_factor: float) -> Estimate:
     shown = SEED_ACTUAL_WEIGHT * actual + (1 - SEED_ACTUAL_WEIGHT) * by_time
     shown = min(shown, UNFINISHED_CAP)
     # Time left consistent with the bar: the pace so far, carried to 100 %.
-    eta = elapsed * (100.0 - shown) / shown if shown > 0 and elapsed > 0 else expected
+    eta = bounded(elapsed * (100.0 - shown) / shown if shown > 0 and elapsed > 0 else expected)
     return Estimate(eta, _at(now, eta), None, None, shown, "seed")
 
 
 def _rate(job: JobPlan, rates: RateBook, now: datetime, prior_factor: float) -> Estimate:
     progress = job_progress(job, rates, prior_factor)
     elapsed = _elapsed(job, now)
-    eta = elapsed * (100.0 - progress) / progress if progress > 0 and elapsed > 0 else None
+    eta = bounded(elapsed * (100.0 - progress) / progress) if progress > 0 and elapsed > 0 else None
     return Estimate(eta, _at(now, eta), None, None, progress, "rate")
 
 

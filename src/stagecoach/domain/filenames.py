@@ -47,3 +47,19 @@ def extension(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     stem, dot, ext = base.rpartition(".")
     return ext.lower() if dot and stem else ""
+
+
+MAX_CASE_NAME = 200
+
+
+def case_name_text(raw: str | None) -> str | None:
+    """A case name as stored: the display-name rule (no control or invisible characters),
+    stripped; ``None`` when nothing is left. Too long after cleaning: ``ValueError``. One
+    rule for uploads and for jobs created over the API."""
+    value = (raw or "").strip()
+    cleaned = display_name(value, limit=10_000) if value else ""
+    if cleaned == "unnamed" and value != "unnamed":
+        cleaned = ""  # nothing printable was sent
+    if len(cleaned) > MAX_CASE_NAME:
+        raise ValueError(f"case_name is longer than {MAX_CASE_NAME} characters")
+    return cleaned or None

@@ -9,6 +9,7 @@ settings stands in, with a wide variance so the range says how little we know.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -303,6 +304,7 @@ def is_transcription(stage: str, unit: str) -> bool:
     return unit == "audio_seconds" and any(w in name for w in _TRANSCRIPTION_WORDS)
 
 
+@functools.lru_cache(maxsize=4096)
 def prior(pipeline: str, stage: str, unit: str, prior_factor: float = 4.0) -> StageRate:
     """The rate to use before a (pipeline, stage) has any history.
 

@@ -99,7 +99,12 @@ def job_error(artifacts: Sequence[Artifact]) -> JobError | None:
     if found is None:
         return None
     a, err = found
-    if len(artifacts) > 1 and not err.message.startswith(a.filename):
+    # Named when it is that file's own failure, not one every file shares (a broken upload).
+    shared = all(
+        x.status is JobStatus.FAILED and x.job_error and x.job_error.code == err.code
+        for x in artifacts
+    )
+    if len(artifacts) > 1 and not shared and not err.message.startswith(a.filename):
         err = JobError(
             err.code, err.category, err.retryable, f"{a.filename}: {err.message}", err.hint
         )

@@ -18,6 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from stagecoach.domain.csv_layout import sniff_layout
+from stagecoach.domain.errors import without_paths
+from stagecoach.domain.json_records import find_records
+from stagecoach.media import safe_zip
 from stagecoach.media.detect import FORMATS, Format, Rejected
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages (the pipelines use the same)
@@ -33,6 +37,7 @@ class MediaFacts:
     duration_seconds: float | None = None
     page_count: int | None = None
     row_count: int | None = None
+    column_count: int | None = None
 
     @property
     def file_type(self) -> str:
@@ -40,6 +45,8 @@ class MediaFacts:
 
 
 def probe(path: Path, fmt: Format) -> MediaFacts:
+    if fmt.family.startswith("zip"):
+        _check_zip(path, fmt)
     if fmt.file_type in ("audio", "video"):
         return _media(path, fmt)
     if fmt.name == "pdf":
@@ -50,11 +57,14 @@ def probe(path: Path, fmt: Format) -> MediaFacts:
         size = path.stat().st_size
         return MediaFacts(fmt, page_count=max(1, math.ceil(size / CHARS_PER_PAGE)))
     if fmt.name in ("csv", "tsv"):
-        return MediaFacts(fmt, row_count=_text_rows(path))
+        rows, columns = _delimited_shape(path, fmt)
+        return MediaFacts(fmt, row_count=rows, column_count=columns)
     if fmt.name == "xlsx":
-        return MediaFacts(fmt, row_count=_xlsx_rows(path))
+        rows, columns = _xlsx_shape(path)
+        return MediaFacts(fmt, row_count=rows, column_count=columns)
     if fmt.name == "json":
-        return MediaFacts(fmt, row_count=_json_rows(path))
+        records, keys = _json_shape(path)
+        return MediaFacts(fmt, row_count=records, column_count=keys)
     return MediaFacts(fmt)
 
 
@@ -153,30 +163,46 @@ def _docx_pages(path: Path) -> int:
             if "word/document.xml" not in names:
                 raise Rejected("the file is a ZIP archive, not a Word document", 415)
             if "docProps/app.xml" in names:
-                found = re.search(rb"<Pages>(\d+)</Pages>", z.read("docProps/app.xml"))
+                app = safe_zip.read_member(z, "docProps/app.xml", limit=2**20, what=WORD)
+                found = re.search(rb"<Pages>(\d+)</Pages>", app)
                 if found and int(found.group(1)) > 0:
                     return int(found.group(1))
             info = z.getinfo("word/document.xml")
-            if info.file_size > 64 * 2**20:
+            if info.file_size > 4 * 2**20:  # an estimate, rather than text in this process
                 return max(1, info.file_size // (CHARS_PER_PAGE * 8))
-            xml = z.read("word/document.xml").decode("utf-8", "replace")
+            xml = safe_zip.read_member(z, "word/document.xml", what=WORD).decode("utf-8", "replace")
+    except safe_zip.TooComplex as exc:
+        raise Rejected(str(exc), 422) from None
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
         raise Rejected(f"the file cannot be read as a Word document ({_short(exc)})", 422) from None
     chars = sum(len(t) for t in re.findall(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>", xml))
     return max(1, math.ceil(chars / CHARS_PER_PAGE))
 
 
+WORD = FORMATS["docx"].label
+
+
+def _check_zip(path: Path, fmt: Format) -> None:
+    """Every zip-based format: refuse a bomb before any library inflates a part."""
+    try:
+        safe_zip.check(path, fmt.label)
+    except safe_zip.TooComplex as exc:
+        raise Rejected(str(exc), 422) from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise Rejected(f"the file cannot be read as {fmt.label} ({_short(exc)})", 422) from None
+
+
 # --- datasets ------------------------------------------------------------------------------
 
 
-def _text_rows(path: Path) -> int:
-    """Data rows (lines after the header). Exact up to a size, else estimated."""
+def _line_count(path: Path) -> int:
+    """Lines of a text file. Exact up to a size, else estimated from the first MiB."""
     size = path.stat().st_size
     with path.open("rb") as f:
         if size > EXACT_LINES_UP_TO:
             sample = f.read(SAMPLE_BYTES)
             lines = max(1, sample.count(b"\n"))
-            return max(0, round(size / (len(sample) / lines)) - 1)
+            return max(0, round(size / (len(sample) / lines)))
         lines = 0
         last = b""
         while chunk := f.read(READ_CHUNK):
@@ -184,31 +210,64 @@ def _text_rows(path: Path) -> int:
             last = chunk
     if last and not last.endswith(b"\n"):
         lines += 1
-    return max(0, lines - 1)
+    return lines
 
 
-def _xlsx_rows(path: Path) -> int:
+def _delimited_shape(path: Path, fmt: Format) -> tuple[int, int]:
+    """(data rows, columns): the lines of the table after its header, as the layout says."""
+    with path.open("rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+    text = sample.decode("utf-8-sig", "replace")
+    layout = sniff_layout(
+        text,
+        complete=len(sample) >= path.stat().st_size,
+        delimiter="\t" if fmt.name == "tsv" else None,
+    )
+    lines = text.splitlines()[layout.skip_lines :]
+    comment = layout.comment
+    left_out = sum(
+        1 for ln in lines if not ln.strip() or (comment and ln.lstrip().startswith(comment))
+    )
+    rows = _line_count(path) - layout.skip_lines - left_out - (1 if layout.header else 0)
+    return max(0, rows), layout.columns
+
+
+def _xlsx_shape(path: Path) -> tuple[int, int]:
+    """(data rows, columns) of the first sheet. The stored blob has no extension, and openpyxl
+    refuses a *path* without one: it is handed the open file instead."""
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), path.open("rb") as handle:
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+            wb = openpyxl.load_workbook(handle, read_only=True, data_only=True)
             try:
                 ws = wb.active or wb.worksheets[0]
-                rows = ws.max_row
+                rows, columns = ws.max_row, ws.max_column
                 if rows is None:  # no dimension recorded: count by streaming the rows
-                    rows = sum(1 for _ in ws.iter_rows(values_only=True))
+                    rows = columns = 0
+                    for row in ws.iter_rows(values_only=True):
+                        rows, columns = rows + 1, max(columns, len(row))
             finally:
                 wb.close()
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError) as exc:
+    except (
+        zipfile.BadZipFile,
+        InvalidFileException,
+        KeyError,
+        OSError,
+        ValueError,
+        IndexError,
+        TypeError,
+    ) as exc:
         raise Rejected(
             f"the file cannot be read as an Excel workbook ({_short(exc)})", 422
         ) from None
-    return max(0, int(rows) - 1)
+    return max(0, int(rows) - 1), int(columns or 0)
 
 
-def _json_rows(path: Path) -> int:
+def _json_shape(path: Path) -> tuple[int, int | None]:
+    """(records, columns): columns are the keys the records use (None when not known)."""
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES)
@@ -216,21 +275,38 @@ def _json_rows(path: Path) -> int:
         if not stripped.startswith((b"[", b"{")):
             raise Rejected("the file is not JSON (it must start with [ or {)", 422)
         if _is_json_lines(stripped):
-            return _text_rows(path) + 1
+            sample = [ln for ln in stripped.splitlines()[:-1] or stripped.splitlines() if ln]
+            return _line_count(path), _columns_of(_loads_each(sample))
         if size > EXACT_JSON_UP_TO:
-            return _estimate_json_rows(stripped, size)
+            return _estimate_json_rows(stripped, size), None
         f.seek(0)
         data = f.read()
     try:
         value = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Rejected(f"the file is not valid JSON ({_short(exc)})", 422) from None
-    if isinstance(value, list):
-        return len(value)
-    if isinstance(value, dict):
-        lists = [len(v) for v in value.values() if isinstance(v, list)]
-        return max(lists) if lists else 1
-    return 1
+    records = find_records(value).records
+    return len(records), _columns_of(records)
+
+
+def _loads_each(lines: list[bytes]) -> list[Any]:
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _columns_of(records: list[Any]) -> int | None:
+    """Distinct keys of object records, the length of the header of list records."""
+    if records and isinstance(records[0], list):
+        return len(records[0])
+    keys: dict[str, None] = {}
+    for r in records:
+        keys.update(dict.fromkeys(r) if isinstance(r, dict) else {"value": None})
+    return len(keys) if keys else None
 
 
 def _is_json_lines(head: bytes) -> bool:
@@ -272,4 +348,4 @@ def _estimate_json_rows(head: bytes, size: int) -> int:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    return without_paths(text)[:200]

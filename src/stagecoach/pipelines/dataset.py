@@ -53,7 +53,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def parse_dataset(art: ArtifactInput, reporter: Reporter) -> None:
     """Stage "Parsing": work_dir/rows.csv and parsed.json; progress in rows."""
-    fmt = dataset_format(art.original_name, art.file_path)
+    fmt = dataset_format(art.original_name, art.file_path, art.mime)
     progress = StageProgress(reporter, parsing_total(art), "Reading rows...")
     table = open_table(art.file_path, fmt)
     rows = ragged = 0
@@ -70,7 +70,13 @@ def parse_dataset(art: ArtifactInput, reporter: Reporter) -> None:
                 progress.update(rows)
     if rows == 0:
         raise empty("it has a header but no data rows" if table.columns else "it has no rows")
-    meta = {"format": fmt, "columns": table.columns, "rows": rows, "ragged_rows": ragged}
+    meta = {
+        "format": fmt,
+        "columns": table.columns,
+        "rows": rows,
+        "ragged_rows": ragged,
+        "notes": table.notes(),
+    }
     (art.work_dir / PARSED_FILE).write_text(json.dumps(meta) + "\n")
     progress.update(rows)
     progress.finish(f"Read {rows:,} rows")
@@ -122,6 +128,7 @@ def profile_dataset(art: ArtifactInput, reporter: Reporter) -> None:
         "rows": meta["rows"],
         "columns": len(names),
         "ragged_rows": meta["ragged_rows"],
+        "notes": meta.get("notes", []),
         "duplicate_rows": duplicates,
         "duplicates_checked_rows": min(done, DUPLICATE_CHECK_ROWS),
         "column_profiles": [c.to_dict() for c in columns],
@@ -183,7 +190,8 @@ def parsing_total(art: ArtifactInput) -> float:
     known = art.media.get("row_count")
     if known:
         return float(known)
-    return float(row_estimate(art.file_path, dataset_format(art.original_name, art.file_path)))
+    fmt = dataset_format(art.original_name, art.file_path, art.mime)
+    return float(row_estimate(art.file_path, fmt))
 
 
 def parsed_rows(art: ArtifactInput) -> float:

@@ -8,6 +8,7 @@ median, quartiles and histogram, and categorical counts stop adding new values p
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections import Counter
@@ -16,21 +17,24 @@ from typing import Any
 
 import numpy as np
 
+from stagecoach.domain.cells import BOOLEANS, MISSING, parse_date, parse_number
+
 SAMPLE_CAP = 500_000
 DISTINCT_CAP = 50_000
 MAX_CORRELATED_COLUMNS = 12
 TYPE_SHARE = 0.95  # share of non-missing values a type needs to name the column
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a"})
-BOOLEANS = frozenset({"true", "false", "yes", "no", "y", "n"})
-DATE_RE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})([ T].*)?$")
-ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+CATEGORY_MAX_DISTINCT = 20  # up to this many different values may always be categories
+CATEGORY_MAX_SHARE = 0.05  # ... or up to this share of the rows, if values repeat
+ID_NAME_RE = re.compile(r"(?:^|[^a-z])(?:id|no|nr|num|number|key|code)\.?$|#$|Id$", re.I)
+TOKEN_MAX_CHARS = 40  # an identifier is one short token: a code, a version, a slug
 
 
-def _to_float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return math.nan
+def _share(n: int, of: int) -> str:
+    return "all" if n >= of else f"{100 * n / of:.3g} %"
+
+
+def _plain(x: float) -> str:
+    return f"{int(x):,}" if x == int(x) else f"{x:,}"
 
 
 class ColumnProfile:
@@ -41,8 +45,10 @@ class ColumnProfile:
         self.values: Counter[str] = Counter()
         self.distinct_capped = False
         self.text_chars = 0
-        self.date_min: str | None = None
-        self.date_max: str | None = None
+        self.text_words = 0
+        self.tokens = 0  # text values that are one short token, no spaces
+        self.date_min: dt.date | None = None
+        self.date_max: dt.date | None = None
         # numeric: exact running figures (Chan et al. merge of chunk mean/M2) + a sample
         self.n = 0
         self.mean = self.m2 = 0.0
@@ -75,7 +81,7 @@ class ColumnProfile:
                 self.missing += n
                 continue
             present[value] += n
-            number_of[raw] = number = _to_float(value)
+            number_of[raw] = number = parse_number(value)
             self._classify(value, number, n)
         numbers = np.fromiter(map(number_of.__getitem__, cells), np.float64, len(cells))
         self._add_numbers(numbers[np.isfinite(numbers)])
@@ -87,16 +93,16 @@ class ColumnProfile:
             self.kinds["number"] += n
         elif value.lower() in BOOLEANS:
             self.kinds["boolean"] += n
-        elif DATE_RE.match(value):
+        elif (day := parse_date(value)) is not None:
             self.kinds["date"] += n
-            if ISO_DATE_RE.match(value):
-                if self.date_min is None or value < self.date_min:
-                    self.date_min = value
-                if self.date_max is None or value > self.date_max:
-                    self.date_max = value
+            self.date_min = day if self.date_min is None else min(self.date_min, day)
+            self.date_max = day if self.date_max is None else max(self.date_max, day)
         else:
             self.kinds["text"] += n
             self.text_chars += len(value) * n
+            self.text_words += len(value.split()) * n
+            if len(value) <= TOKEN_MAX_CHARS and not any(c.isspace() for c in value):
+                self.tokens += n
 
     def _add_numbers(self, x: np.ndarray) -> None:
         if not x.size:
@@ -138,19 +144,65 @@ class ColumnProfile:
     def present(self) -> int:
         return self.count - self.missing
 
+    def _all_distinct(self) -> bool:
+        return not self.distinct_capped and self.present > 1 and len(self.values) == self.present
+
     def column_type(self) -> str:
+        """empty, integer, number, boolean, date, identifier, category or text."""
         if not self.present:
             return "empty"
         share = {k: n / self.present for k, n in self.kinds.items()}
         if share.get("number", 0) >= TYPE_SHARE:
+            if self._looks_like_identifier():
+                return "identifier"
             return "integer" if self.all_integers else "number"
         if share.get("boolean", 0) >= TYPE_SHARE:
             return "boolean"
         if share.get("date", 0) >= TYPE_SHARE:
             return "date"
-        if len(self.values) <= max(20, self.present * 0.05) and not self.distinct_capped:
+        distinct = len(self.values)
+        if (
+            not self.distinct_capped
+            and distinct <= max(CATEGORY_MAX_DISTINCT, self.present * CATEGORY_MAX_SHARE)
+            and distinct <= self.present / 2
+        ):
             return "category"
+        if self._all_distinct() and self.tokens >= TYPE_SHARE * self.present:
+            return "identifier"
         return "text"
+
+    def reason(self, kind: str) -> str:
+        """Why the column has its type, in one line."""
+        present, share = self.present, self.kinds
+        if kind == "empty":
+            return "no row has a value"
+        if kind == "identifier" and share["number"] >= TYPE_SHARE * present:
+            return (
+                f"whole numbers from {_plain(self.min)} to {_plain(self.max)}, "
+                "each once, without gaps: they count the rows"
+            )
+        if kind == "identifier":
+            examples = ", ".join(f"“{v}”" for v, _ in self.values.most_common(2))
+            return f"every value is different and is one short token (like {examples})"
+        if kind == "integer":
+            return f"{_share(share['number'], present)} of the values are whole numbers"
+        if kind == "number":
+            return f"{_share(share['number'], present)} of the values are numbers, with decimals"
+        if kind == "boolean":
+            return f"{_share(share['boolean'], present)} of the values are yes/no values"
+        if kind == "date":
+            span = f", from {self.date_min} to {self.date_max}" if self.date_min else ""
+            return f"{_share(share['date'], present)} of the values are dates{span}"
+        distinct = len(self.values)
+        if kind == "category":
+            return f"{distinct:,} different values repeat across {present:,} rows"
+        mixed = [f"{_share(n, present)} {k}" for k, n in share.most_common() if n and k != "text"]
+        words = self.text_words / max(self.kinds["text"], 1)
+        line = (
+            f"{distinct:,}{'+' if self.distinct_capped else ''} different values, "
+            f"{words:.1f} words on average"
+        )
+        return line + (f" (mixed: {', '.join(mixed)} values)" if mixed else "")
 
     def to_dict(self) -> dict[str, Any]:
         kind = self.column_type()
@@ -158,30 +210,34 @@ class ColumnProfile:
         d: dict[str, Any] = {
             "name": self.name,
             "type": kind,
+            "reason": self.reason(kind),
             "count": self.count,
             "missing": self.missing,
             "missing_pct": round(100 * self.missing / self.count, 2) if self.count else 0.0,
             "distinct": distinct,
             "distinct_is_lower_bound": self.distinct_capped,
-            "unique": distinct == self.present and self.present > 1 and not self.distinct_capped,
+            "unique": self._all_distinct() or kind == "identifier",
         }
         if kind in ("integer", "number") and self.n:
             d["stats"] = self._stats()
-            d["unique"] = d["unique"] or self._looks_like_identifier()
-        if kind in ("category", "text", "boolean"):
+        if kind in ("category", "text", "boolean", "identifier"):
             d["top_values"] = [
                 {"value": v, "count": c, "pct": round(100 * c / self.present, 2)}
                 for v, c in self.values.most_common(10)
             ]
         if kind == "text":
+            d["mean_words"] = round(self.text_words / max(self.kinds["text"], 1), 1)
             d["mean_length"] = round(self.text_chars / max(self.kinds["text"], 1), 1)
         if kind == "date" and self.date_min:
-            d["range"] = {"min": self.date_min, "max": self.date_max}
+            d["range"] = {"min": str(self.date_min), "max": str(self.date_max)}
         return d
 
     def _looks_like_identifier(self) -> bool:
-        """Integers that count 1, 2, 3... (or any run without gaps or repeats)."""
-        if not self.all_integers or self.n < 2 or self.max - self.min + 1 != self.n:
+        """Integers that count the rows: 1, 2, 3... without gaps or repeats, starting at 0 or 1
+        or in a column named like one (order_id, No.); a run of years is not one."""
+        if not self.all_integers or self.n < 3 or self.max - self.min + 1 != self.n:
+            return False
+        if self.min not in (0, 1) and not ID_NAME_RE.search(self.name):
             return False
         sample = np.concatenate(self.sample)
         return bool(np.unique(sample).size == sample.size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_COLUMNS_TOLD = 8
+MAX_COLUMNS_TYPED = 40
 
 
 def _num(x: float) -> str:
@@ -26,6 +27,7 @@ def overview(profile: dict[str, Any]) -> list[str]:
     labels = {
         "integer": "whole-number", "number": "numeric", "category": "categorical",
         "date": "date", "boolean": "yes/no", "text": "free-text", "empty": "empty",
+        "identifier": "identifier",
     }  # fmt: skip
     kinds = [
         f"{len(v)} {labels[k]} ({_names(v)})"
@@ -51,8 +53,8 @@ def quality(profile: dict[str, Any]) -> list[str]:
             lines.append(f"**{c['name']}** has no values at all.")
         elif c["distinct"] == 1 and not c["distinct_is_lower_bound"]:
             lines.append(f"**{c['name']}** has the same value in every row.")
-        elif c["unique"]:
-            lines.append(f"**{c['name']}** is different in every row: it looks like an identifier.")
+        elif c["type"] == "identifier":
+            lines.append(f"**{c['name']}** is different in every row: it identifies the rows.")
     if profile.get("duplicate_rows"):
         lines.append(f"{profile['duplicate_rows']:,} rows are exact copies of an earlier row.")
     if profile.get("ragged_rows"):
@@ -92,6 +94,18 @@ def describe_column(c: dict[str, Any]) -> str | None:
     return None
 
 
+def column_types(profile: dict[str, Any]) -> list[str]:
+    """A table of every column's type and the one-line reason for it."""
+    cols = profile["column_profiles"]
+    rows = ["| column | type | why |", "| --- | --- | --- |"]
+    for c in cols[:MAX_COLUMNS_TYPED]:
+        name = str(c["name"]).replace("|", "\\|")
+        rows.append(f"| {name} | {c['type']} | {c.get('reason', '')} |")
+    if len(cols) > MAX_COLUMNS_TYPED:
+        rows.append(f"| … | | {len(cols) - MAX_COLUMNS_TYPED} more in profile.json |")
+    return rows
+
+
 def relationships(profile: dict[str, Any]) -> list[str]:
     lines = []
     for p in profile.get("correlations", [])[:3]:
@@ -108,7 +122,10 @@ def story_markdown(
     name: str, profile: dict[str, Any], charts: list[dict[str, Any]], on_column: Any = None
 ) -> str:
     """The story; ``on_column(i)`` is called as each column is told (progress)."""
-    parts = [f"# What is in {name}", "", *overview(profile), "", "## Data quality", ""]
+    parts = [f"# What is in {name}", "", *overview(profile), ""]
+    if profile.get("notes"):
+        parts += ["## How the file was read", "", *[f"- {n}" for n in profile["notes"]], ""]
+    parts += ["## Column types", "", *column_types(profile), "", "## Data quality", ""]
     parts += [f"- {line}" for line in quality(profile)] + ["", "## Columns", ""]
     told = untold = 0
     for i, c in enumerate(profile["column_profiles"], 1):

@@ -12,14 +12,15 @@ from stagecoach.pipelines.document_extract import (
     CHARS_PER_PAGE,
     decode_text,
     document_format,
+    docx_content,
     docx_page_estimate,
-    docx_text,
     html_text,
     markdown_prose,
     open_pdf,
     pdf_page_count,
     pdf_pages,
 )
+from stagecoach.pipelines.document_pages import pages_prose, strip_running_lines
 from stagecoach.pipelines.progress import StageProgress
 from stagecoach.pipelines.summary import summarize
 from stagecoach.pipelines.text import safe_stem, sentences, top_content_words, words
@@ -47,12 +48,14 @@ def extract_document(art: ArtifactInput, reporter: Reporter) -> None:
         reader = open_pdf(art.file_path)
         progress.set_total(len(reader.pages))
         unreadable = 0
+        pages: list[str] = []
         with open(out_path, "w", encoding="utf-8") as out:
             for number, page in enumerate(pdf_pages(reader), 1):
                 if page is None:
                     unreadable += 1
                 else:
                     out.write(page.strip() + "\n\n")
+                    pages.append(page)
                 progress.update(number, f"Extracting text: page {number} of {progress.total}")
         if unreadable == len(reader.pages):
             raise StageError(
@@ -60,15 +63,24 @@ def extract_document(art: ArtifactInput, reporter: Reporter) -> None:
                 "None of the PDF's pages could be read.",
                 hint="Open the file in a PDF viewer, save a new copy and upload that.",
             )
-        meta.update(pages=len(reader.pages), unreadable_pages=unreadable)
-        prose = out_path.read_text(encoding="utf-8")
+        # The .txt result keeps every line; the prose loses running headers and page numbers.
+        clean = strip_running_lines(pages)
+        prose = pages_prose(clean.pages)
+        meta.update(
+            pages=len(reader.pages),
+            unreadable_pages=unreadable,
+            running_lines_removed=clean.removed_lines,
+        )
     else:
         if fmt == "docx":
-            text = docx_text(art.file_path)
-            prose = text
+            docx = docx_content(art.file_path)
+            text, prose, meta["tables"] = docx.text, docx.prose, docx.tables
         else:
             text = decode_text(art.file_path.read_bytes())
-            prose = {"html": html_text, "markdown": markdown_prose}.get(fmt, lambda t: t)(text)
+            if fmt == "markdown":
+                prose, meta["tables"] = markdown_prose(text)
+            else:
+                prose = html_text(text) if fmt == "html" else text
             if fmt == "html":
                 text = prose
         out_path.write_text(text, encoding="utf-8")
@@ -122,6 +134,13 @@ def summary_markdown(
     ]
     if meta.get("unreadable_pages"):
         lines.append(f"- Pages that could not be read: {meta['unreadable_pages']}")
+    if meta.get("running_lines_removed"):
+        lines.append(
+            f"- Running headers, footers and page numbers left out of the summary: "
+            f"{meta['running_lines_removed']:,} lines"
+        )
+    if meta.get("tables"):
+        lines.append(f"- Tables: {meta['tables']} (kept in the full text, not summarised)")
     lines += [f"- Full text: {meta['text_file']}", ""]
     return "\n".join(lines)
 

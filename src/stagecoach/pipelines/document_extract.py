@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from stagecoach.domain.errors import StageError
-from stagecoach.pipelines.text import looks_binary
+from stagecoach.media import safe_zip
+from stagecoach.pipelines.text import looks_binary, too_complex
 
 CHARS_PER_PAGE = 3000  # a "page" of a format without pages, so progress has one unit
 FORMATS_BY_EXTENSION = {
@@ -33,13 +35,17 @@ FORMATS_BY_MIME = {
 def document_format(original_name: str, mime: str, path: Path) -> str:
     """pdf, docx, html, markdown or text: the content's own signature wins over the name."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(512)
     if head.startswith(b"%PDF"):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return "docx"
     ext = original_name.rsplit(".", 1)[-1].lower() if "." in original_name else ""
-    return FORMATS_BY_EXTENSION.get(ext) or FORMATS_BY_MIME.get(mime.split(";")[0], "text")
+    named = FORMATS_BY_EXTENSION.get(ext) or FORMATS_BY_MIME.get(mime.split(";")[0])
+    if named:
+        return named
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
+    return "html" if start.startswith((b"<!doctype html", b"<html")) else "text"
 
 
 # --- PDF -------------------------------------------------------------------------------
@@ -94,19 +100,33 @@ def pdf_pages(reader: Any) -> Iterator[str | None]:
 # --- docx ------------------------------------------------------------------------------
 
 
-def docx_text(path: Path) -> str:
+@dataclass(frozen=True)
+class DocxContent:
+    text: str  # paragraphs, and table rows as "cell | cell"
+    prose: str  # the paragraphs alone, for summarising
+    tables: int
+
+
+def docx_content(path: Path) -> DocxContent:
     import docx
     from docx.table import Table
 
     try:
+        safe_zip.check(path, "Word document")
         document = docx.Document(str(path))
         parts: list[str] = []
+        paragraphs: list[str] = []
+        tables = 0
         for block in document.iter_inner_content():
             if isinstance(block, Table):
+                tables += 1
                 for row in block.rows:
                     parts.append(" | ".join(cell.text.strip() for cell in row.cells))
             else:
                 parts.append(block.text)
+                paragraphs.append(block.text)
+    except safe_zip.TooComplex as exc:
+        raise too_complex(exc) from None
     except Exception as exc:  # python-docx and zipfile raise many types on damaged files
         raise StageError(
             "docx_corrupt",
@@ -114,15 +134,21 @@ def docx_text(path: Path) -> str:
             hint="Open it in Word or LibreOffice, save it as .docx and upload it again "
             "(old .doc files must be converted first).",
         ) from exc
-    return "\n\n".join(p for p in parts if p.strip())
+
+    def join(items: list[str]) -> str:
+        return "\n\n".join(p for p in items if p.strip())
+
+    return DocxContent(join(parts), join(paragraphs), tables)
 
 
 def docx_page_estimate(path: Path) -> int | None:
     """Pages as Word last counted them (docProps/app.xml), when the file says."""
     try:
         with zipfile.ZipFile(path) as z:
-            app = z.read("docProps/app.xml").decode("utf-8", "replace")
-    except (KeyError, OSError, zipfile.BadZipFile):
+            app = safe_zip.read_member(z, "docProps/app.xml", limit=2**20).decode(
+                "utf-8", "replace"
+            )
+    except (KeyError, OSError, zipfile.BadZipFile, safe_zip.TooComplex):
         return None
     match = re.search(r"<Pages>(\d+)</Pages>", app)
     return int(match.group(1)) if match else None
@@ -193,11 +219,35 @@ MD_RULES = [
 ]
 
 
-def markdown_prose(source: str) -> str:
-    """Markdown reduced to prose for summarising (the .txt result keeps the source as is)."""
+MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def _without_tables(source: str) -> tuple[str, int]:
+    """Markdown tables (a header row, a rule of dashes, rows with pipes) taken out."""
+    lines = source.splitlines()
+    keep: list[str] = []
+    tables = 0
+    i = 0
+    while i < len(lines):
+        if "|" in lines[i] and i + 1 < len(lines) and MD_TABLE_RULE.match(lines[i + 1]):
+            tables += 1
+            i += 2
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                i += 1
+            keep.append("")
+            continue
+        keep.append(lines[i])
+        i += 1
+    return "\n".join(keep), tables
+
+
+def markdown_prose(source: str) -> tuple[str, int]:
+    """Markdown reduced to prose for summarising, and how many tables were left out (the
+    .txt result keeps the source as is)."""
+    source, tables = _without_tables(source)
     for pattern, repl in MD_RULES:
         source = pattern.sub(repl, source)
-    return tidy(source)
+    return tidy(source), tables
 
 
 def tidy(text: str) -> str:

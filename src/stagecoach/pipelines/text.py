@@ -6,6 +6,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from stagecoach.domain.errors import StageError
+from stagecoach.media.safe_zip import TooComplex
+
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
 # A sentence ends at . ! ? followed by space and something that can start a sentence.
 SENTENCE_END_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -61,3 +64,13 @@ def safe_stem(name: str, default: str = "result") -> str:
     stem = stem.rsplit(".", 1)[0] if "." in stem[1:] else stem
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80]
     return stem or default
+
+
+def too_complex(exc: TooComplex) -> StageError:
+    """A zip bomb, or a file past any real document's size: permanent, the input's fault."""
+    return StageError(
+        "file_too_complex",
+        f"The file cannot be processed: {exc}.",
+        hint="Split it into smaller files, or save it again from its application "
+        "and upload it again.",
+    )

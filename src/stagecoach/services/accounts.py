@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,13 +17,33 @@ from sqlalchemy.exc import IntegrityError
 
 from stagecoach.domain.records import Role, User
 from stagecoach.services.context import ServiceContext
-from stagecoach.services.errors import Conflict, Invalid, NotFound, Unauthorized
+from stagecoach.services.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from stagecoach.store import accounts as store
+from stagecoach.store import login_limits as limits_store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
 # Verifying an unknown user costs as much as a known one, so timing tells nothing.
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def _limit_keys(username: str, client: str | None, attempts: int) -> dict[str, int]:
+    """The limit keys of a sign-in and the failures each allows in a window: the username's
+    (hashed, so any text fits the column), and the client address's, three times as many."""
+    keys = {"u:" + _digest(username): attempts}
+    if client:
+        keys["a:" + _digest(client)] = 3 * attempts
+    return keys
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def hash_token(token: str) -> str:
@@ -32,8 +53,9 @@ def hash_token(token: str) -> str:
 class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        # token hash -> (looked up at, user and token id); saves a query on every poll.
-        self._tokens: dict[str, tuple[float, tuple[User, str]]] = {}
+        # token hash -> (looked up at, expires at, user and token id); saves a query on
+        # every poll.
+        self._tokens: dict[str, tuple[float, datetime, tuple[User, str]]] = {}
         self._tokens_lock = threading.Lock()
 
     def create_user(
@@ -89,8 +111,10 @@ class Accounts:
         return None if given else password
 
     def authenticate(self, username: str, password: str) -> User:
-        with self.ctx.db.read() as conn:
-            found = store.user_by_name(conn, username)
+        found = None
+        if USERNAME.match(username):  # no other name exists (nor fits a query: NUL)
+            with self.ctx.db.read() as conn:
+                found = store.user_by_name(conn, username)
         pw_hash = found[1] if found else _DUMMY_HASH
         try:
             _hasher.verify(pw_hash, password)
@@ -115,8 +139,31 @@ class Accounts:
             )
         return token
 
-    def login(self, username: str, password: str, kind: str = "api") -> str:
-        return self.issue_token(self.authenticate(username, password), kind)
+    def login(
+        self, username: str, password: str, kind: str = "api", client: str | None = None
+    ) -> str:
+        """A new token for the right password. Each attempt is counted per username and
+        per client address before the password is checked (so a refused one costs no
+        argon2 work); a right password takes its attempt back."""
+        keys = _limit_keys(username, client, self.ctx.settings.login_attempts)
+        self._reserve_attempt(keys)
+        user = self.authenticate(username, password)
+        with self.ctx.db.write() as conn:
+            limits_store.forgive(conn, list(keys))
+        return self.issue_token(user, kind)
+
+    def _reserve_attempt(self, keys: dict[str, int]) -> None:
+        settings = self.ctx.settings
+        now = self.ctx.clock()
+        window = timedelta(seconds=settings.login_window_seconds)
+        with self.ctx.db.write() as conn:
+            counts = limits_store.reserve(conn, list(keys), now, now - window)
+        over = [c for c in counts if c.failures > keys[c.key]]
+        if over:
+            wait = max((c.window_start + window - now).total_seconds() for c in over)
+            raise TooManyRequests(
+                "too many failed sign-ins; try again later", retry_after=max(1, math.ceil(wait))
+            )
 
     def user_for_token(self, token: str) -> tuple[User, str] | None:
         """The token's user. A token seen in the last `token_cache_seconds` is not looked up
@@ -124,24 +171,25 @@ class Accounts:
         key = hash_token(token)
         ttl = self.ctx.settings.token_cache_seconds
         hit = self._tokens.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
+        if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
+            return hit[2]
         with self.ctx.db.read() as conn:
-            found = store.user_for_token(conn, key, self.ctx.clock())
+            row = store.user_for_token(conn, key, self.ctx.clock())
+        found = None if row is None else (row[0], row[1])
         with self._tokens_lock:
-            if found is None:
+            if row is None:
                 self._tokens.pop(key, None)
             elif ttl > 0:
                 if len(self._tokens) > 10_000:
                     self._tokens.clear()  # crude bound; refills from the database
-                self._tokens[key] = (time.monotonic(), found)
+                self._tokens[key] = (time.monotonic(), row[2], (row[0], row[1]))
         return found
 
     def revoke(self, token_id: str) -> None:
         with self.ctx.db.write() as conn:
             store.revoke_token(conn, token_id, self.ctx.clock())
         with self._tokens_lock:
-            for key in [k for k, (_, f) in self._tokens.items() if f[1] == token_id]:
+            for key in [k for k, (_, _, f) in self._tokens.items() if f[1] == token_id]:
                 del self._tokens[key]
 
     def list_users(self) -> list[User]:

@@ -50,3 +50,12 @@ class UnsupportedMedia(ServiceError):
 class InsufficientStorage(ServiceError):
     status_code = 507
     title = "Insufficient storage"
+
+
+class TooManyRequests(ServiceError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

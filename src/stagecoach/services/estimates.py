@@ -83,8 +83,18 @@ class Estimates:
         self._rates_at = -1e9
         self._queue: QueuePicture | None = None
         self._queue_at = -1e9
+        self._engines: dict[str, str] = {}
 
     def engine(self, pipeline: str) -> str:
+        """The engine a pipeline's stages run on here (named once per process: the settings
+        that choose it do not change while it runs)."""
+        found = self._engines.get(pipeline)
+        if found is None:
+            found = self._engine(pipeline)
+            self._engines[pipeline] = found
+        return found
+
+    def _engine(self, pipeline: str) -> str:
         p = self.pipelines.get(pipeline)
         if p is None or p.engine is None:
             return ""

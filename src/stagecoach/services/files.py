@@ -51,6 +51,7 @@ class Files:
             "duration_seconds": row["duration_seconds"],
             "page_count": row["page_count"],
             "row_count": row["row_count"],
+            "column_count": row["column_count"],
             "job_ids": job_ids,
             "links": {
                 "self": f"/api/v1/files/{file_id}",

@@ -208,13 +208,11 @@ class Queue:
         artifact: Artifact,
         *,
         message: str | None = None,
-        results: list[ResultFile] | None = None,
         note: str | None = None,
     ) -> Job:
         """Store ``artifact`` as the worker sees it now (its stages, units, timings) and the
-        job progress that follows. Result files are copied into storage first and recorded
-        in the same transaction; when the lease turns out to be lost they are deleted."""
-        return self._write(job_id, token, artifact, message=message, results=results, note=note)
+        job progress that follows; ``note`` adds a timeline entry."""
+        return self._write(job_id, token, artifact, message=message, note=note)
 
     def finish_artifact(
         self,
@@ -227,7 +225,9 @@ class Queue:
     ) -> Artifact:
         """The file's attempt ended: completed with its results, or failed with ``error`` (then
         retried after a backoff while attempts and the error allow, else failed for good).
-        The job rolls up from its files. Returns the file as stored."""
+        The job rolls up from its files. Result files are copied into storage first and
+        recorded in the same transaction; when the lease turns out to be lost they are
+        deleted. Returns the file as stored."""
         return self._write(job_id, token, artifact, results=results, error=error, final=True)
 
     def _write(

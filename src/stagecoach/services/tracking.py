@@ -143,7 +143,8 @@ class Tracking:
         return self.build(job, arts, queue_position=store.queue_position(conn, job))
 
     def documents(self, conn: Connection, jobs: list[Job]) -> list[dict[str, Any]]:
-        """``document`` for many jobs, their files read at once."""
+        """``document`` for many jobs, their files read at once (a queue position is read
+        for waiting jobs only)."""
         arts = store.artifacts_for_jobs(conn, [j.job_id for j in jobs])
         return [
             self.build(j, arts[j.job_id], queue_position=store.queue_position(conn, j))
@@ -189,8 +190,7 @@ class Tracking:
     def documents_by_id(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """job_id -> status document, for the jobs that still exist (live events)."""
         with self.ctx.db.read() as conn:
-            jobs = [j for jid in job_ids if (j := store.get_job(conn, jid)) is not None]
-            return {d["job_id"]: d for d in self.documents(conn, jobs)}
+            return {d["job_id"]: d for d in self.documents(conn, store.jobs_by_id(conn, job_ids))}
 
     def status_counts(self, viewer: User) -> dict[str, int]:
         """Jobs the viewer may see, by status: all of them, not a page of them."""

@@ -85,6 +85,7 @@ class JobChange:
     fence: Fence | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     results: list[NewResult] = field(default_factory=list)
+    added: list[Artifact] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
     new_attempt: bool = False  # the job's estimate starts afresh (no smoothing from before)
     learn: bool = True
@@ -101,6 +102,12 @@ class JobChange:
     def put(self, artifact: Artifact) -> None:
         if artifact.artifact_id not in self.artifacts:
             raise KeyError(artifact.artifact_id)
+        self.artifacts[artifact.artifact_id] = artifact
+
+    def add(self, artifact: Artifact) -> None:
+        """A new file of the job (the next file of an upload)."""
+        self.added.append(artifact)
+        self.stored[artifact.artifact_id] = artifact
         self.artifacts[artifact.artifact_id] = artifact
 
     def set_job(self, job: Job) -> None:
@@ -168,6 +175,18 @@ class UnitOfWork:
             self.commit(ch)
         self.after(ch)
 
+    @contextmanager
+    def within(self, conn: Connection, job_id: str) -> Iterator[JobChange]:
+        """``change`` inside the caller's write transaction (an upload's next file); logged
+        once that commits."""
+        job = store.get_job(conn, job_id, for_update=True)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        ch = self.begin(conn, job, store.job_artifacts(conn, job_id))
+        yield ch
+        self.commit(ch)
+        after_commit(conn, lambda: self.after(ch))
+
     def begin(
         self, conn: Connection, job: Job, artifacts: list[Artifact], *, fence: Fence | None = None
     ) -> JobChange:
@@ -194,8 +213,13 @@ class UnitOfWork:
     # --- committing ------------------------------------------------------------------------
     def commit(self, ch: JobChange) -> Job:
         conn, now = ch.conn, ch.now
+        for a in ch.added:
+            store.insert_artifact(conn, a)
+        added = {a.artifact_id for a in ch.added}
         changed_files = [
-            (ch.stored[aid], a) for aid, a in ch.artifacts.items() if ch.stored[aid] != a
+            (ch.stored[aid], a)
+            for aid, a in ch.artifacts.items()
+            if ch.stored[aid] != a and aid not in added
         ]
         for old, new in changed_files:
             token = ch.fence.token if ch.fence and ch.fence.artifact_id == new.artifact_id else None
@@ -214,7 +238,7 @@ class UnitOfWork:
             for k in Job.__dataclass_fields__
             if k not in _QUIET
         )
-        news = bool(moved or changed_files or ch.history or ch.results)
+        news = bool(moved or changed_files or ch.added or ch.history or ch.results)
         if news:
             # Estimated only when something happened: a repeated report changes nothing.
             job = self.estimates.refresh(

@@ -35,8 +35,9 @@ from stagecoach.domain.errors import (
     storage_full_error,
     upload_failed_error,
     upload_interrupted_error,
+    without_paths,
 )
-from stagecoach.domain.filenames import display_name
+from stagecoach.domain.filenames import case_name_text, display_name
 from stagecoach.domain.progress import UNIT_FACT
 from stagecoach.domain.records import User
 from stagecoach.domain.status import JobStatus
@@ -53,7 +54,7 @@ from stagecoach.services.errors import (
     TooLarge,
     UnsupportedMedia,
 )
-from stagecoach.services.tracking import NewJob, Tracking
+from stagecoach.services.tracking import NewJob, Tracking, new_artifact
 from stagecoach.storage.base import Storage
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as jobs_store
@@ -63,7 +64,6 @@ log = logging.getLogger("stagecoach.uploads")
 T = TypeVar("T")
 
 WRITE_BLOCK = 1 << 20  # bytes gathered before one write + hash, off the event loop
-MAX_CASE_NAME = 200
 # An upload still running after this long lost its server (crash, restart); see fail_abandoned.
 ABANDONED_AFTER = 24 * 3600.0
 
@@ -172,7 +172,8 @@ class Uploads:
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 with anyio.CancelScope(shield=True):
-                    await run.fail(upload_failed_error(), f"storage error: {exc}")
+                    why = f"storage error: {without_paths(str(exc))}"
+                    await run.fail(upload_failed_error(), why)
                 raise
             with anyio.CancelScope(shield=True):
                 await run.fail(storage_full_error(), "disk full")
@@ -258,10 +259,10 @@ class _Upload:
     async def _field(self, name: str, value: str) -> None:
         value = value.strip()
         if name == "case_name":
-            cleaned = display_name(value, limit=10_000) if value else ""
-            if len(cleaned) > MAX_CASE_NAME:
-                raise Invalid(f"case_name is longer than {MAX_CASE_NAME} characters")
-            self.case_name = cleaned or None
+            try:
+                self.case_name = case_name_text(value)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
         elif name == "parent_job_id":
             if len(value) > 36:
                 raise NotFound("parent job not found")
@@ -333,14 +334,15 @@ class _Upload:
             )
             self.job_id = doc["job_id"]
         else:
-            uploads_store.add_artifact(
-                conn,
-                self.job_id,
-                inc.file_id,
-                inc.index,
-                inc.name,
-                self.u.ctx.settings.max_attempts,
-            )
+            with self.u.tracking.uow.within(conn, self.job_id) as ch:
+                ch.add(
+                    new_artifact(
+                        ch.job,
+                        {"file_id": inc.file_id, "original_name": inc.name, "type": "other"},
+                        inc.index,
+                        pipeline=None,
+                    )
+                )
 
     async def _data(self, data: bytes) -> None:
         inc = self.current
@@ -477,6 +479,7 @@ class _Upload:
                     duration_seconds=f.duration_seconds,
                     page_count=f.page_count,
                     row_count=f.row_count,
+                    column_count=f.column_count,
                 )
                 a = by_file[inc.file_id]
                 ch.put(

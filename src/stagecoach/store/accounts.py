@@ -72,11 +72,13 @@ def insert_token(conn: Connection, **values: Any) -> None:
     conn.execute(api_tokens.insert().values(**values))
 
 
-def user_for_token(conn: Connection, token_hash: str, now: datetime) -> tuple[User, str] | None:
-    """The user a live token belongs to, and the token's id."""
+def user_for_token(
+    conn: Connection, token_hash: str, now: datetime
+) -> tuple[User, str, datetime] | None:
+    """The user a live token belongs to, the token's id and when it expires."""
     row = (
         conn.execute(
-            sa.select(*_USER_COLS, api_tokens.c.token_id)
+            sa.select(*_USER_COLS, api_tokens.c.token_id, api_tokens.c.expires_at)
             .join(api_tokens, api_tokens.c.user_id == users.c.user_id)
             .where(
                 api_tokens.c.token_hash == token_hash,
@@ -90,7 +92,7 @@ def user_for_token(conn: Connection, token_hash: str, now: datetime) -> tuple[Us
     )
     if row is None:
         return None
-    return User.from_row(row), row["token_id"]
+    return User.from_row(row), row["token_id"], row["expires_at"]
 
 
 def revoke_token(conn: Connection, token_id: str, now: datetime) -> None:

@@ -38,6 +38,14 @@ def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job |
     return Job.from_row(row) if row else None
 
 
+def jobs_by_id(conn: Connection, job_ids: list[str]) -> list[Job]:
+    """The jobs of ``job_ids`` that exist, in one read."""
+    if not job_ids:
+        return []
+    rows = conn.execute(sa.select(jobs).where(jobs.c.job_id.in_(job_ids))).mappings()
+    return [Job.from_row(r) for r in rows]
+
+
 # Built once: the status poll runs these thousands of times a second.
 _VIEWER = User(user_id="", username="", role=Role.ANALYST)
 VISIBLE_JOB = {

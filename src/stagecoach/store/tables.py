@@ -85,6 +85,7 @@ files = sa.Table(
     sa.Column("duration_seconds", sa.Float, nullable=True),
     sa.Column("page_count", sa.Integer, nullable=True),
     sa.Column("row_count", sa.Integer, nullable=True),
+    sa.Column("column_count", sa.Integer, nullable=True),
 )
 
 jobs = sa.Table(
@@ -235,4 +236,14 @@ job_events = sa.Table(
     _id("job_id", nullable=False),
     _id("owner_id", nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
+# Failed sign-ins per username and per client address (keys hashed), counted over a fixed
+# window, shared by every API process so the limit holds across them.
+login_limits = sa.Table(
+    "login_limits",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
 )

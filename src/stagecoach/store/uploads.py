@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.records import Artifact
-from stagecoach.domain.status import JobStatus
-from stagecoach.store import jobs as jobs_store
 from stagecoach.store.tables import artifacts, files, job_events, job_history, jobs
-
-
-def add_artifact(
-    conn: Connection, job_id: str, file_id: str, position: int, name: str, max_attempts: int
-) -> None:
-    jobs_store.insert_artifact(
-        conn,
-        Artifact(
-            artifact_id=str(uuid.uuid4()),
-            job_id=job_id,
-            file_id=file_id,
-            position=position,
-            filename=name,
-            file_type="other",
-            status=JobStatus.PENDING,
-            max_attempts=max_attempts,
-        ),
-    )
 
 
 def files_failed(conn: Connection, file_ids: list[str]) -> None:

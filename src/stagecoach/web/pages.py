@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 
 from stagecoach.api.deps import ServicesDep
 from stagecoach.domain.records import Role, User
-from stagecoach.services.errors import NotFound, ServiceError, Unauthorized
+from stagecoach.domain.speed import artifact_speed
+from stagecoach.services.errors import NotFound, ServiceError, TooManyRequests, Unauthorized
 from stagecoach.web import views
 from stagecoach.web.deps import OptionalPageAuth, PageAuth, PageUser, safe_next
 from stagecoach.web.security import (
@@ -28,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["seconds"] = views.seconds_text
 templates.env.filters["when"] = views.time_text
+templates.env.filters["speed"] = artifact_speed
 templates.env.globals["status_label"] = views.status_label
 templates.env.globals["status_icon"] = views.STATUS_ICONS.get
 templates.env.globals["ACTIVE"] = views.ACTIVE
@@ -96,8 +98,21 @@ def login(
 ) -> Response:
     if not csrf_ok(request, csrf):
         return refused(request, None)
+    client = request.client.host if request.client else None
     try:
-        token = services.accounts.login(username, password, kind="session")
+        token = services.accounts.login(username, password, kind="session", client=client)
+    except TooManyRequests as exc:
+        page = render(
+            request,
+            "login.html",
+            None,
+            status_code=429,
+            next=safe_next(next),
+            username=username,
+            error="Too many failed sign-ins. Wait a few minutes, then try again.",
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except Unauthorized:
         return render(
             request,

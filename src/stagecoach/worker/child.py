@@ -17,13 +17,15 @@ notices its parent is gone and exits, so no orphan keeps burning CPU.
 A child is a *stage host*: it runs one artifact at a time and, once the artifact ended
 cleanly (done, or a StageError), is reused for the next, which spares the start-up of a
 process per file. A host that crashed, was aborted or raised something unexpected is never
-reused, and each is replaced after ``MAX_TASKS`` artifacts.
+reused, and each is replaced after ``MAX_TASKS`` artifacts, or when it grew past
+``stage_host_recycle_mb``. Each runs under an address-space ceiling (``stage_memory_mb``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import threading
 import time
@@ -98,16 +100,20 @@ def _exit_with_parent() -> None:
 MAX_TASKS = 200
 
 
-def host_main(tasks: Any, conn: Any, abort: Any) -> None:
+def host_main(tasks: Any, conn: Any, abort: Any, memory_mb: int = 0) -> None:
     """Process entry point (module-level so forkserver/spawn can import it): run the
     artifacts the worker sends, one at a time, until it sends None or goes away.
 
+    ``memory_mb``: the address-space ceiling (a hostile file's stage gets MemoryError).
     SIGTERM and SIGINT are ignored: systemd and ``docker stop`` signal the server's whole
     process group, and the worker, not its stage host, decides what a stop means (it hands
     the file back to the queue, then ends this process)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    if memory_mb > 0:
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
             task = tasks.recv()
@@ -150,15 +156,28 @@ def run_artifact(
         return False  # the worker is gone or gave up on us
 
 
+def resident_mb(pid: int | None) -> float:
+    """A process's resident memory in MiB (Linux /proc; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 class StageHost:
     """The worker's handle on one stage host process."""
 
-    def __init__(self, mp: Any) -> None:
+    def __init__(self, mp: Any, memory_mb: int = 0, recycle_mb: int = 0) -> None:
         self.results, writer = mp.Pipe(duplex=False)
         tasks_reader, self.tasks = mp.Pipe(duplex=False)
         self.abort = mp.Event()
+        self.recycle_mb = recycle_mb
         self.proc = mp.Process(
-            target=host_main, args=(tasks_reader, writer, self.abort), name="stagecoach-stage-host"
+            target=host_main,
+            args=(tasks_reader, writer, self.abort, memory_mb),
+            name="stagecoach-stage-host",
         )
         self.proc.start()
         writer.close()
@@ -172,7 +191,9 @@ class StageHost:
 
     @property
     def reusable(self) -> bool:
-        return self.proc.is_alive() and self.tasks_run < MAX_TASKS
+        # A host that grew big on one job would keep that memory while idle: replace it.
+        big = self.recycle_mb > 0 and resident_mb(self.proc.pid) > self.recycle_mb
+        return self.proc.is_alive() and self.tasks_run < MAX_TASKS and not big
 
     def close(self, grace: float = 0.0) -> None:
         """Stop the process: politely (None) if ``grace``, else at once."""

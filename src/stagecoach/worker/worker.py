@@ -218,7 +218,9 @@ class Worker:
                 if host.reusable:
                     return host
                 host.close()
-        return StageHost(self.mp_context)
+        return StageHost(
+            self.mp_context, self.settings.stage_memory_mb, self.settings.stage_host_recycle_mb
+        )
 
     def release_host(self, host: StageHost, *, reuse: bool) -> None:
         if reuse and host.reusable and not self._stop.is_set():
