@@ -73,7 +73,9 @@ class Calibration:
         """What a calibration of this pipeline was measured with: its engine and options."""
         options = stage_options(self.ctx.settings)
         return json.dumps(
-            {"engine": self.estimates.engine(pipeline), **options}, sort_keys=True, default=str
+            {"engine": self.estimates.engine(pipeline), "options": options},
+            sort_keys=True,
+            default=str,
         )
 
     def due(self) -> list[str]:
@@ -149,7 +151,7 @@ class Calibration:
                     sample.file_type,
                     extra={"pipeline": name, "engine": engine},
                 )
-                self._host = host = _new_host(mp_context())
+                self._host = host = _new_host(mp_context(), self.ctx.settings.stage_memory_mb)
                 try:
                     measured = None
                     for attempt in range(2):  # warm up, then measure
@@ -222,10 +224,11 @@ class Calibration:
         return seeded
 
 
-def _new_host(mp: Any) -> Any:
+def _new_host(mp: Any, memory_mb: int) -> Any:
+    """A stage host as the worker's, under the same memory ceiling."""
     from stagecoach.worker.child import StageHost
 
-    return StageHost(mp)
+    return StageHost(mp, memory_mb)
 
 
 def _now_iso() -> str:
@@ -245,11 +248,11 @@ def _measure(
     seconds: dict[str, float] = {}
     deadline = time.monotonic() + STAGE_TIMEOUT * len(specs)
     while time.monotonic() < deadline and not stop.is_set():
-        if not host.results.poll(0.2):
-            continue
         try:
+            if not host.results.poll(0.2):
+                continue
             msg = host.results.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError, ValueError):  # the host died, or stop() closed it
             return None
         kind = msg[0]
         if kind in ("error", "exception"):
