@@ -15,8 +15,20 @@ A job's real duration runs from the upload's 202 answer to its `finished_at`. At
 - ``seed`` and ``rate``: the seed's formula and a plain done/elapsed rate, computed by
   `domain.eta.estimate` on the plan rebuilt from that same status document.
 
-The table counts the jobs that ran after their pipeline had five finished jobs, as the
-issue asks; the service learned from every job before, as it does in use.
+Three cases, each on a fresh database (`BENCH_ETA_CASES`, comma-separated; default all):
+
+- ``warm``: the jobs that ran after their pipeline had five finished jobs; the service
+  learned from every job before, as it does in use;
+- ``cold``: the first five jobs of each pipeline, on a database that starts empty and
+  with calibration off (the priors alone);
+- ``calibrated``: the same, with calibration on: the server calibrates in the background
+  at its start, and the bench waits for it to finish before the first upload.
+
+``warm`` and ``cold`` come from the same recording; ``calibrated`` is another. Besides the
+checkpoints, each case shows the first estimate a job showed (in the upload's answer)
+against its real duration: the share within 2x, and the median ratio.
+`BENCH_ETA_PER_PIPELINE=n` keeps the first n inputs of each pipeline (a smoke run:
+`BENCH_ETA_SCALE=0.05 BENCH_ETA_PER_PIPELINE=3`).
 
 `BENCH_ETA_SEED` picks the order the jobs run in. `BENCH_ETA_SAVE=path` keeps the recorded
 documents. `BENCH_ETA_REPLAY=path[,path...]` evaluates recordings again without running
@@ -58,6 +70,9 @@ from stagecoach.settings import Settings
 CHECKPOINTS = (0.10, 0.25, 0.50, 0.75, 0.90)
 WARM = 5  # finished jobs of a pipeline before its estimates count
 SCALE = float(os.environ.get("BENCH_ETA_SCALE", "1"))
+PER_PIPELINE = int(os.environ.get("BENCH_ETA_PER_PIPELINE", "12"))
+CASES = tuple(os.environ.get("BENCH_ETA_CASES", "warm,cold,calibrated").split(","))
+CALIBRATION_TIMEOUT = 300.0
 PRIOR_FACTOR = Settings.model_fields["transcription_prior_factor"].default
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -81,6 +96,7 @@ class Recorded:
     accepted_at: str  # when the upload was answered
     facts: dict[str, dict[str, Any]]  # media facts by file id
     polls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    first_eta: float | None = None  # the time left the upload's answer showed
 
     @property
     def final(self) -> dict[str, Any]:
@@ -94,13 +110,13 @@ def inputs(work: Path) -> list[tuple[str, Path, str]]:
     from bench.pipelines_bench import recording
 
     jobs: list[tuple[str, Path, str]] = []
-    for i, m in enumerate(AUDIO_MINUTES):
+    for i, m in enumerate(AUDIO_MINUTES[:PER_PIPELINE]):
         m = max(0.25, m * SCALE)
         jobs.append(("audio", recording(work, f"rec{i}", m, speech_share=0.8), f"{m:g} min"))
-    for i, p in enumerate(PDF_PAGES):
+    for i, p in enumerate(PDF_PAGES[:PER_PIPELINE]):
         p = max(2, int(p * SCALE))
         jobs.append(("document", make_pdf(work / f"doc{i}.pdf", p), f"{p} pages"))
-    for i, r in enumerate(DATASET_ROWS):
+    for i, r in enumerate(DATASET_ROWS[:PER_PIPELINE]):
         r = max(100, int(r * SCALE))
         path = write_delimited(work / f"data{i}.csv", sales_rows(r, seed=i))
         jobs.append(("dataset", path, f"{r} rows"))
@@ -117,8 +133,10 @@ def run_one(client: httpx.Client, pipeline: str, path: Path, label: str) -> Reco
     if r.status_code != 202:
         raise RuntimeError(f"upload of {path.name} answered {r.status_code}: {r.text[:300]}")
     accepted = _now()
-    job_id = r.json()["job_id"]
+    answer = r.json()
+    job_id = answer["job_id"]
     rec = Recorded(pipeline, label, accepted, {})
+    rec.first_eta = answer.get("eta_seconds")
     start, last = time.monotonic(), None
     while True:
         doc = client.get(f"/api/v1/jobs/{job_id}/status").raise_for_status().json()
@@ -135,21 +153,54 @@ def run_one(client: httpx.Client, pipeline: str, path: Path, label: str) -> Reco
     return rec
 
 
-def record(todo: list[tuple[str, Path, str]]) -> Iterator[Recorded]:
+def record(
+    todo: list[tuple[str, Path, str]], *, calibrate: bool = False, seeded: dict | None = None
+) -> Iterator[Recorded]:
+    """Run the jobs on a fresh database; with ``calibrate``, once the server's own
+    background calibration has seeded every pipeline's rates (put in ``seeded``)."""
+    env = {
+        "STAGECOACH_WORKER_CONCURRENCY": "1",
+        "STAGECOACH_CALIBRATE": "true" if calibrate else "false",
+    }
     with (
         database("sqlite") as (url, data),
-        server(
-            url,
-            data,
-            cpu=None,
-            worker=True,
-            extra_env={"STAGECOACH_WORKER_CONCURRENCY": "1"},
-        ) as base,
+        server(url, data, cpu=None, worker=True, extra_env=env) as base,
     ):
+        if calibrate:
+            started = time.monotonic()
+            rates = wait_for_calibration(url, data)
+            print(f"  calibrated {len(rates)} stages in {time.monotonic() - started:.1f} s")
+            if seeded is not None:
+                seeded.update(rates)
         headers = {"Authorization": f"Bearer {token(base)}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             for name, path, label in todo:
                 yield run_one(client, name, path, label)
+
+
+def wait_for_calibration(url: str, data: Path) -> dict[RateKey, StageRate]:
+    """Wait until the server's calibration has nothing left to do; the rates it seeded."""
+    from stagecoach.services.calibration import Calibration
+    from stagecoach.services.context import ServiceContext
+    from stagecoach.store import rates as rates_store
+
+    ctx = ServiceContext.from_settings(Settings(database_url=url, data_dir=data))
+    wanted = {"audio", "document", "dataset"}
+    try:
+        calibration = Calibration(ctx, builtin_pipelines())
+        deadline = time.monotonic() + CALIBRATION_TIMEOUT
+        while wanted & set(calibration.due()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not calibrate in time")
+            time.sleep(0.5)
+        with ctx.db.read() as conn:
+            rows = rates_store.all_rates(conn)
+        return {
+            RateKey(r["pipeline"], r["stage"], r["engine"]): StageRate.from_dict(r["state"])
+            for r in rows
+        }
+    finally:
+        ctx.db.dispose()
 
 
 # --- evaluating -------------------------------------------------------------------------
@@ -285,19 +336,27 @@ class Scores:
 
 @dataclass
 class Tally:
-    """Scores of one or more recordings: warm jobs, all jobs, warm jobs by pipeline."""
+    """Scores of one or more recordings: warm jobs, cold jobs (before ``WARM``), all jobs,
+    warm jobs by pipeline; and each job's first estimate over its real duration."""
 
     warm: Scores = field(default_factory=Scores)
+    cold: Scores = field(default_factory=Scores)
     everything: Scores = field(default_factory=Scores)
     by_pipeline: dict[str, Scores] = field(default_factory=dict)
+    first_ratios: dict[str, list[float]] = field(default_factory=dict)  # "warm" / "cold"
 
 
 def evaluate(
-    recs: list[Recorded], replay: bool, shown: str = "learned", tally: Tally | None = None
+    recs: list[Recorded],
+    replay: bool,
+    shown: str = "learned",
+    tally: Tally | None = None,
+    seeded: dict[RateKey, StageRate] | None = None,
 ) -> Tally:
-    """Score one recording (learning from nothing, as a new installation does), printing
-    each job's errors (estimator ``shown``); adds to ``tally`` when given."""
-    rates: dict[RateKey, StageRate] = {}
+    """Score one recording (learning from nothing, as a new installation does, or from the
+    calibrated rates ``seeded``), printing each job's errors (estimator ``shown``); adds to
+    ``tally`` when given."""
+    rates: dict[RateKey, StageRate] = dict(seeded or {})
     finished: dict[str, int] = {}
     tally = tally or Tally()
     print(f"{'pipeline':<9} {'input':<13} {'seconds':>8}  {shown} error at 10/25/50/75/90 %")
@@ -317,6 +376,11 @@ def evaluate(
                     tally.warm.add(name, gs, finish, duration)
                     scores = tally.by_pipeline.setdefault(rec.pipeline, Scores())
                     scores.add(name, gs, finish, duration)
+                else:
+                    tally.cold.add(name, gs, finish, duration)
+        if rec.first_eta is not None and duration > 0:
+            kind = "warm" if is_warm else "cold"
+            tally.first_ratios.setdefault(kind, []).append(rec.first_eta / duration)
         errs = [e[-1] for e in tally.everything.errors[shown]]
         print(
             f"{rec.pipeline:<9} {rec.label:<13} {duration:>8.2f}  "
@@ -329,20 +393,39 @@ def evaluate(
     return tally
 
 
-def report(tally: Tally) -> None:
-    _table(f"after {WARM} finished jobs of the pipeline", tally.warm)
-    _table("all jobs, including the first ones", tally.everything)
-    for pipeline, scores in sorted(tally.by_pipeline.items()):
-        _table(f"{pipeline}, after {WARM} finished jobs", scores)
-    for name, cov in tally.warm.covered.items():
+def report(tally: Tally, cases: tuple[str, ...] = ("warm", "cold"), title: str = "") -> None:
+    if "warm" in cases:
+        _table(f"{title}warm: after {WARM} finished jobs of the pipeline", tally.warm)
+        for pipeline, scores in sorted(tally.by_pipeline.items()):
+            _table(f"{title}{pipeline}, after {WARM} finished jobs", scores)
+        _coverage(f"{title}warm", tally.warm)
+    if "cold" in cases:
+        _table(f"{title}cold: the first {WARM} jobs of each pipeline", tally.cold)
+        _coverage(f"{title}cold", tally.cold)
+    for kind, ratios in sorted(tally.first_ratios.items()):
+        if kind not in cases:
+            continue
+        within = sum(0.5 <= r <= 2.0 for r in ratios)
         print(
-            f"\n{name}: the range (eta_low..eta_high) held the real finish in "
-            f"{100 * sum(cov) / len(cov):.0f} % of {len(cov)} checks (jobs after {WARM})"
+            f"\n{title}{kind}: first estimate shown (before any report) within 2x of the real "
+            f"duration for {within} of {len(ratios)} jobs; median ratio {pct(ratios, 50):.2f}"
         )
+
+
+def _coverage(title: str, scores: Scores) -> None:
+    for name, cov in scores.covered.items():
+        if cov:
+            print(
+                f"{title} {name}: the range (eta_low..eta_high) held the real finish in "
+                f"{100 * sum(cov) / len(cov):.0f} % of {len(cov)} checks"
+            )
 
 
 def _table(title: str, scores: Scores) -> None:
     n = len(scores.errors["learned"][0]) if scores.errors else 0
+    if not n:
+        print(f"\n{title}: no jobs")
+        return
     print(f"\n{title} ({n} jobs): median / p90 absolute error, % of real duration")
     print(f"{'estimator':<10}" + "".join(f"{f'at {int(c * 100)} %':>16}" for c in CHECKPOINTS))
     for name, errs in scores.errors.items():
@@ -365,18 +448,33 @@ def main() -> None:
             evaluate(recs, replay=True, shown="learned*", tally=tally)
         report(tally)
         return
-    recs = []
     with tempfile.TemporaryDirectory(prefix="sc-eta-") as tmp:
         print(f"generating inputs (scale {SCALE:g})...", flush=True)
         todo = inputs(Path(tmp))
         random.Random(int(os.environ.get("BENCH_ETA_SEED", "3"))).shuffle(todo)
-        for rec in record(todo):
-            recs.append(rec)
-            print(f"  ran {rec.pipeline} {rec.label}: {rec.final['status']}", flush=True)
-            if os.environ.get("BENCH_ETA_SAVE"):
-                _save(os.environ["BENCH_ETA_SAVE"], recs)
+        plain = tuple(c for c in CASES if c in ("warm", "cold"))
+        if plain:
+            print(f"\n{'/'.join(plain)}: a fresh database, calibration off", flush=True)
+            recs = _run(record(todo), os.environ.get("BENCH_ETA_SAVE"))
+            report(evaluate(recs, replay=True), plain)
+        if "calibrated" in CASES:
+            print("\ncalibrated: a fresh database, calibration on", flush=True)
+            seeded: dict[RateKey, StageRate] = {}
+            save = os.environ.get("BENCH_ETA_SAVE")
+            recs = _run(record(todo, calibrate=True, seeded=seeded), save and save + ".cal")
+            tally = evaluate(recs, replay=True, seeded=seeded)
+            report(tally, ("cold",), title="calibrated ")
+
+
+def _run(jobs: Iterator[Recorded], save: str | None) -> list[Recorded]:
+    recs = []
+    for rec in jobs:
+        recs.append(rec)
+        print(f"  ran {rec.pipeline} {rec.label}: {rec.final['status']}", flush=True)
+        if save:
+            _save(save, recs)
     print()
-    report(evaluate(recs, replay=True))
+    return recs
 
 
 if __name__ == "__main__":

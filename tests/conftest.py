@@ -25,6 +25,8 @@ from tests.tools import MISSING_TOOL
 
 PASSWORD = "correct horse battery"
 TEST_SECRET_KEY = "test-secret-key-shared-by-every-server-of-a-test"
+# Servers and workers the tests start calibrate only when a test asks (settings: calibrate).
+os.environ.setdefault("STAGECOACH_CALIBRATE", "false")
 
 
 class FakeClock:
@@ -130,6 +132,7 @@ def make_settings(tmp_path: Path, db_url: str) -> Callable[..., Settings]:
             "admin_password": "admin-password",
             # PostgreSQL requires one (several API servers); SQLite would generate its own.
             "secret_key": TEST_SECRET_KEY,
+            "calibrate": False,  # tests that calibrate turn it on themselves
         }
         values.update(overrides)
         return Settings(**values)

@@ -55,8 +55,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = None
+        worker = calibration = None
         if embedded_worker:
+            from stagecoach.services.calibration import Calibration
             from stagecoach.worker.worker import Worker
 
             worker = Worker(
@@ -66,10 +67,15 @@ def create_app(
                 cleanups=[services.uploads.fail_abandoned],
             )
             worker.start()
+            if settings.calibrate:
+                calibration = Calibration(services.ctx, worker.pipelines)
+                calibration.start()
         app.state.worker = worker
         try:
             yield
         finally:
+            if calibration is not None:
+                calibration.stop()
             if worker is not None:
                 worker.stop()
             services.ctx.db.dispose()

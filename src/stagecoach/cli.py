@@ -148,7 +148,17 @@ def worker(
         f"worker {w.worker_id} running {', '.join(sorted(w.pipelines)) or 'nothing'} "
         f"with concurrency {w.concurrency}"
     )
-    w.run()
+    calibration = None
+    if settings.calibrate:
+        from stagecoach.services.calibration import Calibration
+
+        calibration = Calibration(services.ctx, w.pipelines)
+        calibration.start()
+    try:
+        w.run()
+    finally:
+        if calibration is not None:
+            calibration.stop()
 
 
 @app.command()

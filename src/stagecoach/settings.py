@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         "`seed`: the seed formula (70 % progress, 30 % elapsed over 4x duration); "
         "`rate`: done / elapsed.",
     )
+    calibrate: bool = Field(
+        True,
+        description="When a worker starts (`serve` with its embedded worker, `worker`), "
+        "measure this machine's pace on small built-in samples, in the background, for "
+        "each pipeline with no learned rates under its current engine (a new database, a "
+        "new engine or model), and seed the learned rates with it.",
+    )
     transcription_prior_factor: float = Field(
         4.0,
         description="Prior seconds of processing per audio second before any history "

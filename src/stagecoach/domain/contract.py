@@ -55,23 +55,44 @@ def message_for(
     )
 
 
-def eta_confidence(job: Job, eta_seconds: float | None) -> str | None:
-    """How sure the estimate is, from the width of its range: "estimating" until there is
-    evidence (no estimate, or a range wider than four times over), then "rough", then
-    "good"."""
+# How wide the range may be, against the job's whole expected length, for each level: the
+# range of a guessed prior spans several times the job, a calibrated pace about 1.4 times,
+# one finished run of history about 0.8 times, a run well under way a small share of it.
+ESTIMATING_SPREAD = 2.0
+ROUGH_SPREAD = 0.5
+
+
+def eta_confidence(
+    job: Job, eta_seconds: float | None, now: datetime, *, stalled: bool = False
+) -> str | None:
+    """How sure the estimate is: "estimating" (no evidence yet), "rough" or "good".
+
+    Measured by the width of the range (``eta_low``..``eta_high``, which holds the real
+    finish about 80 % of the time) against the job's whole expected length (elapsed plus
+    left), not against the time left: near its end a long job's finish is well known even
+    if the last seconds are relatively uncertain, and a short job on a guessed prior is not
+    well known because its range is a few seconds wide.
+
+    It also says when the estimate has failed: a stalled job, or one still running after
+    the latest finish its range allowed, is "estimating" again; one past the finish shown
+    but inside its range is at best "rough".
+    """
     if job.status not in (JobStatus.PENDING, JobStatus.PROCESSING):
         return None
-    if eta_seconds is None or job.eta_low is None or job.eta_high is None:
+    if eta_seconds is None or job.eta_low is None or job.eta_high is None or stalled:
+        return "estimating"
+    if now >= job.eta_high:
         return "estimating"
     assert job.estimated_completion is not None
-    low = (job.eta_low - job.updated_at).total_seconds()
-    high = (job.eta_high - job.updated_at).total_seconds()
-    if high <= 1.0:
-        return "good"
-    ratio = high / max(low, 0.5)
-    if ratio > 4.0:
+    start = job.started_at if job.status is JobStatus.PROCESSING and job.started_at else None
+    begin = min(start, job.updated_at) if start else job.updated_at
+    length = max((job.estimated_completion - begin).total_seconds(), 1e-3)
+    spread = (job.eta_high - job.eta_low).total_seconds() / length
+    if spread > ESTIMATING_SPREAD:
         return "estimating"
-    return "rough" if ratio > 1.6 else "good"
+    if spread > ROUGH_SPREAD or now >= job.estimated_completion:
+        return "rough"
+    return "good"
 
 
 def artifact_document(a: Artifact) -> dict[str, Any]:
@@ -161,7 +182,7 @@ def status_document(
         "eta_text": eta_text(eta_seconds, job.progress, stalled_for)
         if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
         else None,
-        "eta_confidence": eta_confidence(job, eta_seconds),
+        "eta_confidence": eta_confidence(job, eta_seconds, now, stalled=stalled_for is not None),
         "queue_position": queue_position if job.status is JobStatus.PENDING else None,
         "duration_processed": job.duration_processed,
         "duration_total": job.duration_total,

@@ -62,6 +62,9 @@ class StageRate:
     # The last runs' units, with the units of their artifact's first stage: what to expect
     # of a stage whose total no media fact gives (``typical_units``).
     recent_runs: tuple[tuple[float, float | None], ...] = ()
+    # Set when the rate was measured by calibration on a built-in sample (``calibrated``):
+    # what it was measured with (engine, model), so a change of either measures again.
+    calibration: str | None = None
 
     @property
     def spu(self) -> float:
@@ -122,6 +125,7 @@ class StageRate:
                 (float(u), None if ref is None else float(ref))
                 for u, ref in d.get("recent_runs") or ()
             ),
+            calibration=d.get("calibration"),
         )
 
 
@@ -186,6 +190,49 @@ def update(
     # Variance of the *prediction* error (d against the old mean), which is what a range needs.
     var = (1 - alpha) * rate.var_log_spu + alpha * d * d
     return StageRate(rate.n + 1, mean, max(var, MIN_VAR), startup, within, recent, startups, runs)
+
+
+# A pace measured here on a built-in sample: far better than a guess, but a sample is not
+# the user's file (a recording's speech, a document's density), so its spread stays wide:
+# sd 0.5 is a factor 1.65 either way, a range of about 3.6x (between "estimating" and good).
+CALIBRATION_SD = 0.5
+
+
+def calibrated(
+    base: StageRate,
+    units: float,
+    seconds: float,
+    *,
+    fingerprint: str,
+    startup_seconds: float | None = None,
+    half_seconds: float | None = None,
+    reference_units: float | None = None,
+) -> StageRate:
+    """A rate seeded from one calibration run on a built-in sample.
+
+    It is still a prior (``n == 0``): the first real run replaces it, as it replaces a
+    guessed prior, since a user's file says more than a sample. What it keeps from the
+    sample is the pace (``mean_log_spu``), the start-up, the units it had (for stages whose
+    total no media fact gives), and a spread of ``CALIBRATION_SD``.
+    """
+    measured = update(
+        replace(base, n=0),
+        units,
+        seconds,
+        startup_seconds=startup_seconds,
+        half_seconds=half_seconds,
+        reference_units=reference_units,
+    )
+    if measured.n == 0:  # no units: only the start-up was learned
+        return replace(measured, calibration=fingerprint)
+    return replace(
+        measured,
+        n=0,
+        var_log_spu=CALIBRATION_SD**2,
+        within_var=base.within_var,
+        recent=(),
+        calibration=fingerprint,
+    )
 
 
 def _median(v: list[float]) -> float:

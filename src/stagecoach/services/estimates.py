@@ -184,11 +184,15 @@ class Estimates:
             else lookup({}, pipeline, run.stage, engine, run.unit, prior_factor)
         )
         new = learn_run(rate, run)
-        store.put_rate(conn, pipeline, run.stage, engine, new.to_dict(), self.ctx.clock())
+        self.put_rate(conn, RateKey(pipeline, run.stage, engine), new)
+        return new
+
+    def put_rate(self, conn: Connection, key: RateKey, rate: StageRate) -> None:
+        """Store a rate (in the caller's transaction) and keep it in this process's copy."""
+        store.put_rate(conn, key.pipeline, key.stage, key.engine, rate.to_dict(), self.ctx.clock())
         with self._lock:
             # Copy on write: readers hold the old dict without a lock.
-            self._rates = {**self._rates, RateKey(pipeline, run.stage, engine): new}
-        return new
+            self._rates = {**self._rates, key: rate}
 
     # --- plans ---------------------------------------------------------------------------
     def artifact_plan(self, a: Artifact) -> ArtifactPlan | None:
