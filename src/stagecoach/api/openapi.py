@@ -68,6 +68,7 @@ def install(app: FastAPI) -> None:
                 version=app.version,
                 description=app.description,
                 routes=app.routes,
+                tags=app.openapi_tags,
             )
             document_errors(schema)
             app.openapi_schema = schema
