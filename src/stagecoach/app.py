@@ -25,7 +25,6 @@ from stagecoach.api import (
 )
 from stagecoach.api.edge import Edge
 from stagecoach.api.limits import BodyLimit
-from stagecoach.api.poll import PollFastLane
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
@@ -89,6 +88,5 @@ def create_app(
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics, compat):
         app.include_router(module.router)
     web.install(app)  # pages, static files and live events
-    app.add_middleware(PollFastLane, services=services)  # the hot path first
     app.add_middleware(Edge)  # outermost: NUL refusal and security headers on every answer
     return app
