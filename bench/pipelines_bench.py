@@ -24,19 +24,13 @@ import numpy as np
 from tests.pipelines.datasets import sales_rows, write_delimited
 from tests.pipelines.documents import make_pdf
 from tests.pipelines.media import RATE, encode, read_wav, speech_wav, write_wav
-from tests.pipelines.speech_fixtures import SENTENCES, word_error_rate
+from tests.pipelines.speech_fixtures import MORE_SENTENCES, SENTENCES, word_error_rate
 
 from stagecoach.pipelines.base import ArtifactInput
 from stagecoach.pipelines.local import SilentReporter, artifact_for_file, run_pipeline
 from stagecoach.pipelines.registry import builtin_pipelines
 from stagecoach.pipelines.speech import whisper_installed
 
-MORE_SENTENCES = [
-    "Remember to send the final report to the whole team before Friday.",
-    "The players warmed up for twenty minutes and then practised passing drills.",
-    "She asked whether the new schedule would work for the families.",
-    "Thank you all for coming, and please drive home safely tonight.",
-]
 WER_SENTENCES = SENTENCES + MORE_SENTENCES
 
 

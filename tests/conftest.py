@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
 from tests.dbs import REQUIRE_PG, PgTemplates, SqliteTemplates, pg_available
 from tests.s3server import MotoServer
+from tests.tools import MISSING_TOOL
 
 PASSWORD = "correct horse battery"
 TEST_SECRET_KEY = "test-secret-key-shared-by-every-server-of-a-test"
@@ -66,6 +68,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "NOTE: PostgreSQL was not reachable; tests marked 'postgres' were skipped.",
             yellow=True,
         )
+    missing = missing_tool_skips(terminalreporter.stats.get("skipped", []))
+    if missing:
+        tools = ", ".join(f"{why} ({n})" for why, n in sorted(missing.items()))
+        terminalreporter.write_line(
+            f"NOTE: {sum(missing.values())} test(s) skipped for a missing tool: {tools}. "
+            "CI sets STAGECOACH_TEST_REQUIRE_ALL=1 to fail them instead.",
+            yellow=True,
+        )
+
+
+def missing_tool_skips(skipped: list[Any]) -> Counter[str]:
+    """How many of the ``skipped`` reports each missing tool caused (see tests/tools.py)."""
+    found: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = getattr(report, "longrepr", None)
+        message = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _, marker, why = message.partition(f"{MISSING_TOOL} ")
+        if marker:
+            found[why] += 1
+    return found
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

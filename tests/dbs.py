@@ -20,7 +20,11 @@ from stagecoach.store.db import make_engine
 PG_ADMIN_URL = os.environ.get(
     "STAGECOACH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REQUIRE_PG = os.environ.get("STAGECOACH_TEST_REQUIRE_POSTGRES") == "1"
+# STAGECOACH_TEST_REQUIRE_ALL=1 (CI: nothing skipped for a missing server or tool) implies it.
+REQUIRE_PG = "1" in (
+    os.environ.get("STAGECOACH_TEST_REQUIRE_POSTGRES"),
+    os.environ.get("STAGECOACH_TEST_REQUIRE_ALL"),
+)
 
 
 def pg_url(dbname: str) -> str:

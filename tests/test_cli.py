@@ -79,3 +79,19 @@ def test_serve_migrates_creates_admin_once_and_answers(cli_env):
     env = dict(cli_env)
     r = run(["users", "list"], env)
     assert r.stdout.splitlines() == ["admin\tadmin"]
+
+
+def test_serve_on_a_taken_port_fails_first_in_one_line(cli_env, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run(["serve", "--port", str(port)], cli_env)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(choose another with --port or STAGECOACH_PORT)"
+    ]
+    # before the URL, the admin's password or a worker, and before touching the database
+    assert r.stdout == ""
+    assert not (tmp_path / "data" / "stagecoach.db").exists()

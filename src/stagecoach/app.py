@@ -13,6 +13,7 @@ from stagecoach.api import (
     auth,
     cases,
     compat,
+    docs,
     files,
     health,
     jobs,
@@ -78,6 +79,8 @@ def create_app(
         description="Track files through processing: status, stage, progress, time left.",
         lifespan=lifespan,
         openapi_tags=[compat.OPENAPI_TAG],
+        docs_url=None,  # api/docs.py serves it from the package, offline
+        redoc_url=None,  # it, too, would load from a CDN; /docs is the one documented
     )
     app.state.settings = settings
     app.state.services = services
@@ -87,6 +90,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
     for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics, compat):
         app.include_router(module.router)
+    docs.install(app)
     web.install(app)  # pages, static files and live events
     app.add_middleware(Edge)  # outermost: NUL refusal and security headers on every answer
     return app

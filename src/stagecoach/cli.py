@@ -3,6 +3,8 @@ that talk to a running server over HTTP (cli_remote: login, upload, status, jobs
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Annotated
 
 import typer
@@ -62,6 +64,19 @@ def serve(
     from stagecoach.app import create_app
 
     settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    # Listen first: a taken port fails in one line, before the database, the admin or a worker.
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        # the system's words ("Address already in use"), without the bind call's decoration
+        why = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
+        err.print(
+            f"[red]error:[/red] cannot listen on {host}:{port}: {why} "
+            "(choose another with --port or STAGECOACH_PORT)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     logs.configure(settings.log_level, settings.log_format)
     missing = settings.shared_secret_missing()
     if missing is not None:  # before touching the database
@@ -78,17 +93,24 @@ def serve(
     if chosen is not None:  # uploads name them too, with or without the embedded worker
         services.pipelines = chosen
     app_ = create_app(settings, services=services, embedded_worker=not no_worker, pipelines=chosen)
-    console.print(f"stagecoach at http://{host or settings.host}:{port or settings.port}")
-    uvicorn.run(
+    console.print(f"stagecoach at http://{host}:{port}")
+    config = uvicorn.Config(
         app_,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         log_level="warning",
         access_log=False,
         # Pollers ask every few seconds: keep their connections open between asks.
         timeout_keep_alive=30,
         backlog=4096,
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening, as uvicorn would make it."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=4096)
 
 
 @app.command()

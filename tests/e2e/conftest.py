@@ -1,7 +1,8 @@
 """End-to-end fixtures: Debian's Chromium driven by Playwright against a real server.
 
-Never downloads a browser: it uses /usr/bin/chromium (or STAGECOACH_CHROMIUM) and skips with
-a message when that is missing. These tests run on SQLite only, to stay short.
+Never downloads a browser: it uses STAGECOACH_CHROMIUM, else `chromium` (Debian's package) on
+the PATH, and skips with a note when there is none (tests/tools.py: CI makes that a failure).
+These tests run on SQLite only, to stay short.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import pytest
 
 from tests.dbs import SqliteTemplates
+from tests.tools import require_tool
 from tests.web.conftest import file_factory, live_server, live_services  # noqa: F401
 from tests.web.live_server import LiveServer
 
-CHROMIUM = os.environ.get("STAGECOACH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -54,12 +55,13 @@ def server(settings: Any, live_services: Any) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
+    chromium = os.environ.get("STAGECOACH_CHROMIUM") or require_tool(
+        "chromium", "chromium-browser", install="apt-get install chromium"
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 
@@ -69,7 +71,8 @@ def new_page(browser: Any) -> Iterator[Any]:
     contexts = []
 
     def make(**options: Any) -> Any:
-        ctx = browser.new_context(viewport={"width": 1100, "height": 900}, **options)
+        options.setdefault("viewport", {"width": 1100, "height": 900})
+        ctx = browser.new_context(**options)
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         return ctx.new_page()
@@ -92,3 +95,35 @@ def sign_in_page(page: Any, base: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+PHONE = {"width": 390, "height": 844}
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (the vendored copy, injected)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return list(
+        page.evaluate(
+            """() => axe.run(document, {resultTypes: ['violations']}).then(r =>
+                 r.violations.map(v => ({id: v.id, help: v.help,
+                   nodes: v.nodes.map(n => n.target.join(' '))})))"""
+        )
+    )
+
+
+def assert_accessible(page: Any, state: str) -> None:
+    found = axe_violations(page)
+    assert found == [], f"axe found violations on {state}: {found}"
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How many pixels the page is wider than its viewport (0: no sideways scrolling)."""
+    return int(
+        page.evaluate(
+            "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - window.innerWidth"
+        )
+    )

@@ -93,9 +93,9 @@ def test_progress_moves_live_survives_refresh_and_completes(
     _patch(base, h, third_job, progress=71)
     _patch(base, h, job_id, progress=45)
     for j, value in targets.items():
-        _bar_reaches(dash, value, f".job-card[data-job-id='{j}'] [role=progressbar]")
+        _bar_reaches(dash, value, f".job-row[data-job-id='{j}'] [role=progressbar]")
     for j, value in targets.items():
-        shown = dash.text_content(f".job-card[data-job-id='{j}'] [data-field=percent]")
+        shown = dash.text_content(f".job-row[data-job-id='{j}'] [data-field=percent]")
         assert shown == f"{value}%"
     screenshot(dash, "dashboard")
 
@@ -207,9 +207,29 @@ def test_upload_two_files_watch_both_bars_and_download(
             timeout=120_000,
         )
         page.wait_for_selector("#job-panel[data-status=completed]", timeout=60_000)
-        link = page.locator(".results a.button").first
+        link = page.locator(".downloads a.button").first
         link.wait_for(timeout=15_000)
         with page.expect_download() as download:
             link.click()
         assert download.value.path().stat().st_size > 0
         screenshot(page, "job-page-upload-completed")
+
+
+def test_api_docs_render_offline(live_server, new_page):
+    """/docs draws the API's operations with every request to another host refused."""
+    base = live_server.url
+    page = new_page()
+    elsewhere: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/jobs/{job_id}/status']")
+    assert page.locator(".opblock").count() > 10
+    assert elsewhere == []

@@ -59,6 +59,7 @@ def test_the_client_says_what_the_server_refused(server, user_factory, notes):
 def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes, tmp_path):
     out = tmp_path / "out"
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from stagecoach.client import AsyncClient, NotFound
 
@@ -84,7 +85,9 @@ def test_the_async_client_uploads_follows_and_lists(server, user_factory, notes,
                 await sc.status("no-such-job")
             assert missing.value.problem["status"] == 404
 
-    asyncio.run(go())
+    # A thread of its own: the browser tests' Playwright may hold this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, go()).result()
 
 
 def test_the_client_follows_events_and_reports_upload_progress(server, user_factory, tmp_path):

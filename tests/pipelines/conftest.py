@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,9 +91,3 @@ def run_stages(make_artifact: Callable[..., ArtifactInput]) -> Callable[..., Pip
         return pipeline_run
 
     return run
-
-
-@pytest.fixture(scope="session")
-def flite_available() -> None:
-    if shutil.which("flite") is None:
-        pytest.fail("flite is not installed: apt-get install flite (see .ci/run)")

@@ -1,8 +1,9 @@
-"""Media made by the tests: speech from flite, re-encoded with PyAV into other formats."""
+"""Media made by the tests: speech from the committed fixtures (flite's voices, made by
+tests/fixtures/make_speech.py), re-encoded with PyAV into other formats."""
 
 from __future__ import annotations
 
-import subprocess
+import json
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -11,11 +12,27 @@ import av
 import numpy as np
 
 RATE = 16000
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+MANIFEST = SPEECH_DIR / "manifest.json"
 
 
-def flite_wav(text: str, out: Path, voice: str = "slt") -> Path:
-    subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(out)], check=True)
-    return out
+def spoken(sentence: str, voice: str = "slt") -> np.ndarray:
+    """The committed recording of ``sentence`` in ``voice``, as 16 kHz mono samples."""
+    entries = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    for entry in entries:
+        if entry["voice"] == voice and entry["text"] == sentence:
+            return read_flac(SPEECH_DIR / entry["file"])
+    raise LookupError(
+        f"no speech fixture for {voice}: {sentence!r}; add the sentence to "
+        "tests/pipelines/speech_fixtures.py and run python -m tests.fixtures.make_speech"
+    )
+
+
+def read_flac(path: Path) -> np.ndarray:
+    """A 16 kHz mono FLAC's samples (FLAC is lossless: exactly the samples it was made of)."""
+    with av.open(str(path)) as src:
+        chunks = [f.to_ndarray().reshape(-1) for f in src.decode(audio=0)]
+    return np.concatenate(chunks).astype("<i2")
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -37,10 +54,8 @@ def speech_wav(sentences: list[str], out: Path, voice: str = "slt", pause: float
     """One wav of the sentences spoken in turn, with a pause between them."""
     gap = np.zeros(int(pause * RATE), dtype="<i2")
     parts: list[np.ndarray] = [gap]
-    for i, sentence in enumerate(sentences):
-        part = out.with_name(f"{out.stem}_{i}.wav")
-        parts += [read_wav(flite_wav(sentence, part, voice)), gap]
-        part.unlink()
+    for sentence in sentences:
+        parts += [spoken(sentence, voice), gap]
     return write_wav(np.concatenate(parts), out)
 
 

@@ -13,6 +13,15 @@ SENTENCES = [
     "The coach recorded the training session and wants a written transcript by tomorrow morning.",
     "We should start the meeting at nine and finish before lunch.",
 ]
+# Spoken in the benchmark's word error rate too.
+MORE_SENTENCES = [
+    "Remember to send the final report to the whole team before Friday.",
+    "The players warmed up for twenty minutes and then practised passing drills.",
+    "She asked whether the new schedule would work for the families.",
+    "Thank you all for coming, and please drive home safely tonight.",
+]
+# flite's voices the fixtures are recorded in (tests/fixtures/make_speech.py).
+VOICES = ["slt", "rms"]
 
 
 def word_recall(reference: str, hypothesis: str) -> float:

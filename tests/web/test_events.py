@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from typing import Any
+
 import httpx
 
 from stagecoach.domain.job_update import Report
@@ -114,3 +118,42 @@ def test_idle_streams_get_heartbeat_comments(live_server, user_factory, monkeypa
             if line.startswith(":"):
                 assert line == ": keepalive"
                 break
+
+
+def _stream_ends_within(lines: Any, seconds: float) -> bool:
+    """Read the stream until the server ends it; False if it is still open after `seconds`."""
+    done = threading.Event()
+
+    def drain() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            for _ in lines:
+                pass
+        done.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    return done.wait(seconds)
+
+
+def test_revoking_the_token_ends_its_open_streams(live_server, user_factory, services):
+    """The stream was authenticated when it opened; revoking the token -- here from another
+    process's services, whose token cache the server knows nothing of -- ends it within a few
+    seconds, while a stream on another token of the same user stays open."""
+    base = live_server.url
+    user = user_factory("analyst")
+    h, h_kept = api_token(base, user.username), api_token(base, user.username)
+    job_id = _new_job(base, h)
+    with (
+        httpx.Client(timeout=20) as c,
+        c.stream("GET", f"{base}/api/v1/jobs/{job_id}/events", headers=h) as r,
+        c.stream("GET", f"{base}/api/v1/events", headers=h_kept) as kept,
+    ):
+        lines = r.iter_lines()
+        assert sse_events(lines, 1)[0]["data"]["job_id"] == job_id
+        token = h["Authorization"].split(" ", 1)[1]
+        found = services.accounts.user_for_token(token)
+        assert found is not None
+        services.accounts.revoke(found[1])
+        assert _stream_ends_within(lines, 8), "the stream outlived its revoked token"
+        kept_lines = kept.iter_lines()
+        _patch(base, h_kept, job_id, status="processing", progress=12)
+        assert sse_events(kept_lines, 1)[0]["data"]["progress"] == 12

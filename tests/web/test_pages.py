@@ -139,11 +139,19 @@ def test_retry_and_cancel_need_csrf_and_work_with_it(
     assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job_id}"
     assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "pending"
     page = client.get(f"/jobs/{job_id}")
+    # Cancel asks first (a browser without script gets a page that asks)
+    ask = client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_of(page.text)})
+    assert ask.status_code == 200 and "Yes, cancel processing" in ask.text
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "pending"
     r = client.post(
-        f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+        f"/jobs/{job_id}/cancel",
+        data={"csrf_token": csrf_of(ask.text), "confirm": "yes"},
+        follow_redirects=False,
     )
     assert r.status_code == 303
     assert client.get(f"/api/v1/jobs/{job_id}", headers=h).json()["status"] == "cancelled"
+    cancelled = client.get(f"/jobs/{job_id}").text
+    assert 'class="card neutral"' in cancelled and 'class="card failure"' not in cancelled
 
 
 def test_another_users_job_page_is_404(client, user_factory, sign_in, login, job_factory):
@@ -229,7 +237,7 @@ def test_job_page_shows_progress_stages_and_timeline(
     html = client.get(f"/jobs/{job_id}").text
     assert "Transcription complete!" in html
     assert "Processing took" in html
-    assert "data-results=" in html
+    assert "no files to download" in html  # results are listed server-side now
 
 
 def test_stalled_job_warns(client, user_factory, sign_in, login, job_factory, clock):
@@ -276,12 +284,11 @@ def test_dashboard_counts_every_visible_job_by_status(
     sign_in(user.username)
     html = client.get("/").text
 
-    def option(status: str) -> str:
-        found = re.search(rf'<option value="{status}"[^>]*>([^<]*)</option>', html)
+    def tab(status: str) -> str:
+        found = re.search(rf'data-count="{status}">(\d+)<', html)
         assert found, status
         return found.group(1)
 
-    assert "All (3)" in html
-    assert option("pending") == f"{status_label('pending')} (2)"
-    assert option("processing") == f"{status_label('processing')} (1)"
-    assert option("failed") == f"{status_label('failed')} (0)"
+    assert tab("all") == "3"
+    assert (tab("pending"), tab("processing"), tab("failed")) == ("2", "1", "0")
+    assert f">{status_label('pending')} <span" in html  # each tab is named by its status

@@ -28,7 +28,7 @@ def download_result(
 ) -> Response:
     r = services.results.open_result(user, job_id, name)
     headers = {
-        "Content-Disposition": content_disposition(r.name),
+        "Content-Disposition": content_disposition(r.download_name),
         "X-Content-Type-Options": "nosniff",
     }
     return blob_response(services.storage, r.key, r.size, r.mime, headers, range_)

@@ -90,6 +90,11 @@ class ArtifactOut(BaseModel):
     attempts: int
     max_attempts: int
     stalled: bool
+    duration_seconds: float | None
+    page_count: int | None
+    row_count: int | None
+    column_count: int | None
+    speed: str | None
 
 
 class JobStatusOut(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 from stagecoach.domain.progress_text import eta_text, status_message
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.rollup import PARTIAL, file_counts, stage_line
+from stagecoach.domain.speed import artifact_speed
 from stagecoach.domain.status import JobStatus
 
 FAILED_MESSAGE = "Processing failed. Please try again."
@@ -74,7 +75,7 @@ def eta_confidence(job: Job, eta_seconds: float | None) -> str | None:
 
 
 def artifact_document(a: Artifact) -> dict[str, Any]:
-    return {
+    doc = {
         "artifact_id": a.artifact_id,
         "file_id": a.file_id,
         "filename": a.filename,
@@ -93,7 +94,14 @@ def artifact_document(a: Artifact) -> dict[str, Any]:
         "attempts": a.attempts,
         "max_attempts": a.max_attempts,
         "stalled": a.stalled and a.status is JobStatus.PROCESSING,
+        # the file's media facts (seed 002's rowCount and columnCount among them)
+        "duration_seconds": a.duration_seconds,
+        "page_count": a.page_count,
+        "row_count": a.row_count,
+        "column_count": a.column_count,
     }
+    doc["speed"] = artifact_speed(doc)  # "1.9× real time", "12 pages/s", once completed
+    return doc
 
 
 def status_document(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_NAME_CHARS = 255
@@ -63,3 +64,14 @@ def case_name_text(raw: str | None) -> str | None:
     if len(cleaned) > MAX_CASE_NAME:
         raise ValueError(f"case_name is longer than {MAX_CASE_NAME} characters")
     return cleaned or None
+
+
+def download_name(recording: str | None, result: str) -> str:
+    """A result's download name, carrying the recording's: ("Session 3.mp3", "transcript.txt")
+    -> "Session 3 - transcript.txt". No separators or quotes reach a Content-Disposition."""
+    base = (recording or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rpartition(".")[0] or base
+    stem = re.sub(r'[\x00-\x1f"/\\]', "", stem).strip()
+    if not stem or result.startswith(stem):
+        return result
+    return f"{stem} - {result}"

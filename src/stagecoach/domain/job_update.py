@@ -92,6 +92,7 @@ def apply_report(job: Job, report: Report, now: datetime) -> Outcome:
             changes["finished_at"] = None
             changes["stalled"] = False
         elif wanted is JobStatus.COMPLETED:
+            changes["outcome"] = "complete"  # an outside reporter speaks for the whole job
             changes["progress"] = 100.0
             changes["finished_at"] = now
             changes["error"] = None

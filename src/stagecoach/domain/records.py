@@ -123,6 +123,7 @@ class Artifact(_Record):
     duration_seconds: float | None = None
     page_count: int | None = None
     row_count: int | None = None
+    column_count: int | None = None
     size: int | None = None
 
     def __post_init__(self) -> None:
@@ -138,6 +139,7 @@ class Artifact(_Record):
             "duration_seconds": self.duration_seconds,
             "page_count": self.page_count,
             "row_count": self.row_count,
+            "column_count": self.column_count,
             "size": self.size,
         }
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sse_starlette import ServerSentEvent
 
 from stagecoach.domain.records import User
 from stagecoach.services.context import ServiceContext
@@ -48,7 +49,7 @@ class Event:
 
 
 def sse_frame(event_id: int, data: str) -> bytes:
-    return f"id: {event_id}\nevent: status\ndata: {data}\n\n".encode()
+    return ServerSentEvent(data=data, id=str(event_id), event="status").encode()
 
 
 def document_json(doc: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,6 +28,7 @@ from stagecoach.services.errors import (
 )
 from stagecoach.store import accounts as store
 from stagecoach.store import login_limits as limits_store
+from stagecoach.store import team as team_store
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
@@ -191,6 +194,31 @@ class Accounts:
         with self._tokens_lock:
             for key in [k for k, (_, _, f) in self._tokens.items() if f[1] == token_id]:
                 del self._tokens[key]
+
+    def live_tokens(self, token_ids: Iterable[str]) -> set[str]:
+        """Which of these token ids are still good, asked of the database (no cache): open
+        event streams check their tokens with it."""
+        with self.ctx.db.read() as conn:
+            return store.live_token_ids(conn, token_ids, self.ctx.clock())
+
+    def visible_users(self, viewer: User) -> list[User]:
+        """Whose jobs the viewer may see: themselves, a manager's team, everyone for an admin."""
+        with self.ctx.db.read() as conn:
+            return store.visible_users(conn, viewer)
+
+    def team_summary(self, viewer: User, failed_since: datetime) -> list[dict[str, Any]]:
+        """Per user the viewer may see: their name, jobs running, jobs failed since then."""
+        with self.ctx.db.read() as conn:
+            people = store.visible_users(conn, viewer)
+            counts = team_store.owner_counts(conn, viewer, failed_since)
+        return [
+            {
+                "user_id": u.user_id,
+                "username": u.username,
+                **counts.get(u.user_id, {"running": 0, "failed_today": 0}),
+            }
+            for u in people
+        ]
 
     def list_users(self) -> list[User]:
         with self.ctx.db.read() as conn:

@@ -15,6 +15,7 @@ from stagecoach.services.files import Files
 from stagecoach.services.housekeeping import Housekeeping
 from stagecoach.services.metrics import Metrics
 from stagecoach.services.queue import Queue
+from stagecoach.services.reprocess import Reprocess
 from stagecoach.services.results import Results
 from stagecoach.services.tracking import Tracking
 from stagecoach.services.uploads import Uploads
@@ -61,6 +62,10 @@ class Services:
     @cached_property
     def cases(self) -> Cases:
         return Cases(self.ctx)
+
+    @cached_property
+    def reprocess(self) -> Reprocess:
+        return Reprocess(self.ctx, self.tracking)
 
     @cached_property
     def queue(self) -> Queue:

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagecoach.domain.contract import iso
+from stagecoach.domain.filenames import download_name
 from stagecoach.domain.records import User
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import NotFound
 from stagecoach.storage.base import Storage
 from stagecoach.store import jobs as jobs_store
 from stagecoach.store import results as store
+
+PREVIEW_CHARS = 1500
+"""How much of a transcript the job page shows before "Show all"."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class ResultDownload:
     key: str  # storage key
     mime: str
     size: int
+    download_name: str
 
 
 class Results:
@@ -40,6 +45,7 @@ class Results:
                 "mime": r["mime"],
                 "artifact_id": r["artifact_id"],
                 "filename": r["artifact_filename"],
+                "download_name": download_name(r["artifact_filename"], r["name"]),
                 "created_at": iso(r["created_at"]),
                 "url": f"{base_url}/jobs/{job_id}/results/{r['name']}",
             }
@@ -59,7 +65,32 @@ class Results:
         size = self.storage.size(row["stored_path"])
         if size is None:
             raise NotFound(f"result {name!r} of job {job_id} is missing from storage")
-        return ResultDownload(row["name"], row["stored_path"], row["mime"], size)
+        return ResultDownload(
+            row["name"],
+            row["stored_path"],
+            row["mime"],
+            size,
+            download_name(row["artifact_filename"], row["name"]),
+        )
+
+    def preview(
+        self, viewer: User, job_id: str, name: str, max_chars: int = PREVIEW_CHARS
+    ) -> tuple[str, bool]:
+        """The first paragraphs of a text result, and whether there is more."""
+        r = self.open_result(viewer, job_id, name)
+        want = max_chars * 4 + 4
+        head = b"".join(self.storage.read(r.key, 0, min(want, r.size) - 1)) if r.size else b""
+        text = head.decode("utf-8", errors="ignore")
+        if len(text) <= max_chars and len(head) < max_chars * 4 + 4:
+            return text.strip(), False
+        cut = text[:max_chars]
+        # end at a paragraph, else a sentence, else a word
+        for mark in ("\n\n", ". ", " "):
+            at = cut.rfind(mark)
+            if at > max_chars // 3:
+                cut = cut[: at + (1 if mark == ". " else 0)]
+                break
+        return cut.strip(), True
 
     def _visible(self, conn, viewer: User, job_id: str):  # type: ignore[no-untyped-def]
         job = jobs_store.get_visible_job(conn, viewer, job_id)

@@ -212,12 +212,19 @@ class Tracking:
         *,
         status: str | None = None,
         case_name: str | None = None,
+        owner_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
         with self.ctx.db.read() as conn:
             jobs, total = store.list_jobs(
-                conn, viewer, status=status, case_name=case_name, limit=limit, offset=offset
+                conn,
+                viewer,
+                status=status,
+                case_name=case_name,
+                owner_id=owner_id,
+                limit=limit,
+                offset=offset,
             )
             return self.documents(conn, jobs), total
 

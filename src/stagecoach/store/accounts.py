@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +94,34 @@ def user_for_token(
     if row is None:
         return None
     return User.from_row(row), row["token_id"], row["expires_at"]
+
+
+def live_token_ids(conn: Connection, token_ids: Iterable[str], now: datetime) -> set[str]:
+    """Which of these tokens are still good: not revoked, not expired, their user enabled."""
+    ids = list(token_ids)
+    if not ids:
+        return set()
+    rows = conn.execute(
+        sa.select(api_tokens.c.token_id)
+        .join(users, api_tokens.c.user_id == users.c.user_id)
+        .where(
+            api_tokens.c.token_id.in_(ids),
+            api_tokens.c.revoked_at.is_(None),
+            api_tokens.c.expires_at > now,
+            users.c.disabled.is_(False),
+        )
+    ).scalars()
+    return set(rows)
+
+
+def visible_users(conn: Connection, viewer: User) -> list[User]:
+    """The users whose jobs the viewer may see (themselves included), by name."""
+    rows = conn.execute(
+        sa.select(*_USER_COLS)
+        .where(visible_owner_clause(viewer, users.c.user_id))
+        .order_by(users.c.username)
+    ).mappings()
+    return [User.from_row(r) for r in rows]
 
 
 def revoke_token(conn: Connection, token_id: str, now: datetime) -> None:

@@ -61,6 +61,7 @@ ARTIFACT_COLUMNS = (
     files.c.duration_seconds,
     files.c.page_count,
     files.c.row_count,
+    files.c.column_count,
     files.c.size,
 )
 ARTIFACTS_WITH_FACTS = artifacts.outerjoin(files, files.c.file_id == artifacts.c.file_id)
@@ -117,6 +118,7 @@ def list_jobs(
     *,
     status: str | None = None,
     case_name: str | None = None,
+    owner_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Job], int]:
@@ -127,6 +129,8 @@ def list_jobs(
         where.append(jobs.c.status == status)
     if case_name is not None:
         where.append(jobs.c.case_name == case_name)
+    if owner_id is not None:  # within what the viewer may see, as every filter
+        where.append(jobs.c.owner_id == owner_id)
     total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
     rows = conn.execute(
         sa.select(jobs)

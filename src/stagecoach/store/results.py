@@ -22,7 +22,13 @@ def job_results(conn: Connection, job_id: str) -> list[dict[str, Any]]:
 
 def get_result(conn: Connection, job_id: str, name: str) -> dict[str, Any] | None:
     row = (
-        conn.execute(sa.select(results).where(results.c.job_id == job_id, results.c.name == name))
+        conn.execute(
+            sa.select(results, artifacts.c.filename.label("artifact_filename"))
+            .select_from(
+                results.outerjoin(artifacts, artifacts.c.artifact_id == results.c.artifact_id)
+            )
+            .where(results.c.job_id == job_id, results.c.name == name)
+        )
         .mappings()
         .first()
     )

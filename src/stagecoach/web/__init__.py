@@ -14,11 +14,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and the live-event endpoints to an app."""
     from stagecoach.api import events
-    from stagecoach.events.shutdown import install_exit_hook
     from stagecoach.web import pages
     from stagecoach.web.deps import SignInRequired, login_redirect
 
-    install_exit_hook()
     app.include_router(events.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

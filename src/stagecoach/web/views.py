@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from stagecoach.domain.records import HistoryEntry
 
@@ -168,3 +169,122 @@ def cases(docs: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
         if d.get("case_name"):
             grouped.setdefault(d["case_name"], []).append(d)
     return list(grouped.items())
+
+
+def file_counts(doc: dict[str, Any]) -> dict[str, int]:
+    """Files of the job in all, done and failed: the document's counts where it has them,
+    else counted from its artifacts."""
+    arts = doc.get("artifacts") or []
+    return {
+        "total": int(doc.get("files_total", len(arts))),
+        "done": int(doc.get("files_done", sum(1 for a in arts if a.get("status") == "completed"))),
+        "failed": int(doc.get("files_failed", sum(1 for a in arts if a.get("status") == "failed"))),
+    }
+
+
+def outcome(doc: dict[str, Any]) -> str | None:
+    """For a completed job: "partial" when some of its files failed, else "complete"."""
+    if doc["status"] != "completed":
+        return None
+    if doc.get("outcome"):
+        return str(doc["outcome"])
+    return "partial" if file_counts(doc)["failed"] else "complete"
+
+
+def estimating(doc: dict[str, Any]) -> bool:
+    """Too little evidence for a time estimate yet: say "estimating…" rather than a number."""
+    return doc.get("eta_confidence") == "estimating"
+
+
+def jobs_ahead(doc: dict[str, Any]) -> int | None:
+    """How many jobs are ahead of a waiting one (queue position 1 is next)."""
+    pos = doc.get("queue_position")
+    return max(0, int(pos) - 1) if pos else None
+
+
+def restart_note(entries: list[HistoryEntry], doc: dict[str, Any]) -> dict[str, Any] | None:
+    """When the job is on a later attempt (a retry, or work requeued after its worker
+    stopped): when that attempt began, or that it waits to, so progress never jumps without
+    a word. ``attempts`` counts the attempts begun: a waiting job's next one is one more."""
+    used = doc.get("attempts") or 0
+    most = doc.get("max_attempts") or used
+    if doc["status"] == "pending" and used >= 1:
+        return {"at": None, "attempt": min(used + 1, most), "max_attempts": most, "waiting": True}
+    if doc["status"] != "processing" or used < 2:
+        return None
+    began = next(
+        (
+            e.at
+            for e in entries
+            if e.artifact_id is None and e.status == "processing" and (e.attempt or 0) >= used
+        ),
+        None,
+    )
+    if began is None:
+        return None
+    return {"at": began, "attempt": used, "max_attempts": most, "waiting": False}
+
+
+def results_by_file(results: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """Result files by the artifact (file) they came from; None for the job's own."""
+    out: dict[str | None, list[dict[str, Any]]] = {}
+    for r in results:
+        out.setdefault(r.get("artifact_id"), []).append(r)
+    for rows in out.values():
+        rows.sort(key=lambda r: (not _is_transcript_text(r), r["name"]))
+    return out
+
+
+def _is_transcript_text(r: dict[str, Any]) -> bool:
+    return str(r["name"]).endswith("transcript.txt")
+
+
+def transcript_of(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first transcript (its plain-text form), for the inline preview."""
+    return next((r for r in results if _is_transcript_text(r)), None)
+
+
+def result_label(r: dict[str, Any]) -> str:
+    """'transcript.srt' -> 'Transcript (.srt)'; other results by their name."""
+    name = str(r["name"])
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem.endswith("transcript"):
+        return f"Transcript (.{ext})"
+    return name
+
+
+def case_totals(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    """A case's files in all, done and failed, over its jobs."""
+    totals = {"files": 0, "done": 0, "failed": 0}
+    for d in jobs:
+        c = file_counts(d)
+        totals["files"] += c["total"]
+        totals["done"] += c["done"]
+        totals["failed"] += c["failed"]
+    return totals
+
+
+def filter_query(**params: str | None) -> str:
+    """The dashboard's address with these filters ('?status=failed&owner=ana'), empty ones
+    left out."""
+    kept = {k: v for k, v in params.items() if v}
+    return "/?" + urlencode(kept) if kept else "/"
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def elapsed(doc: dict[str, Any], now: datetime) -> str:
+    """How long the job has been (or was) processing: '4m 10s'; '—' before it started."""
+    start = parse_iso(doc.get("started_at"))
+    if start is None:
+        return "—"
+    end = parse_iso(doc.get("finished_at")) if doc["status"] not in ACTIVE else None
+    return seconds_text(max(0.0, ((end or now) - start).total_seconds()))
+
+
+def in_future(text: str | None, now: datetime) -> bool:
+    """A time still ahead: an expected finish that has passed is not shown."""
+    at = parse_iso(text)
+    return at is not None and at > now

@@ -13,6 +13,7 @@
   var maxFiles = parseInt(form.dataset.maxFiles, 10) || 20;
   var files = [];
   var rows = [];
+  var refused = [];  // per file: why the server refused it, if it did
 
   function human(n) {
     if (n < 1024) { return n + " B"; }
@@ -55,13 +56,19 @@
       var remove = el("button", "button small secondary", "Remove");
       remove.type = "button";
       remove.setAttribute("aria-label", "Remove " + f.name);
-      remove.addEventListener("click", function () { files.splice(i, 1); render(); });
+      remove.addEventListener("click", function () {
+        files.splice(i, 1);
+        refused.splice(i, 1);
+        if (!refused.some(Boolean)) { showError(""); }
+        render();
+      });
       li.appendChild(remove);
       list.appendChild(li);
+      if (refused[i]) {
+        li.className = "refused";
+        li.appendChild(el("span", "reason", "Refused: " + refused[i] + " Remove it to send the rest."));
+      }
       rows.push({ bar: bar, fill: fill, pct: pct, remove: remove });
-    });
-    list.querySelectorAll("li").forEach(function (li) {
-      li.style.gridTemplateColumns = "minmax(0, 1fr) 6em 2fr 3.5em auto";
     });
   }
 
@@ -70,20 +77,19 @@
     for (var i = 0; i < fileList.length; i++) {
       var f = fileList[i];
       var dup = files.some(function (g) { return g.name === f.name && g.size === f.size; });
-      if (!dup) { files.push(f); }
+      if (!dup) { files.push(f); refused.push(null); }
     }
     if (files.length > maxFiles) {
       files = files.slice(0, maxFiles);
+      refused = refused.slice(0, maxFiles);
       showError("At most " + maxFiles + " files per upload; the rest were left out.");
     }
     render();
   }
 
   input.addEventListener("change", function () { add(input.files); input.value = ""; });
+  document.getElementById("choose-files").addEventListener("click", function () { input.click(); });
   zone.addEventListener("click", function (e) { if (e.target === zone || e.target.tagName === "P") { input.click(); } });
-  zone.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
-  });
   ["dragenter", "dragover"].forEach(function (t) {
     zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.add("over"); });
   });
@@ -162,6 +168,14 @@
       button.disabled = false;
       rows.forEach(function (r) { r.remove.disabled = false; });
       var detail = body && (body.detail || body.title);
+      // "file 2 'notes.xyz': not a format ..." names the refused file: mark its row.
+      var which = /^file (\d+) '[^]*?': ([^]*)$/.exec(detail || "");
+      if (which && files[parseInt(which[1], 10) - 1]) {
+        refused[parseInt(which[1], 10) - 1] = which[2];
+        render();
+        showError("One file was refused (marked below). Remove it and upload the rest.");
+        return;
+      }
       showError("Upload failed: " + (detail || ("the server answered " + xhr.status)) +
                 (xhr.status === 401 ? " Sign in again." : ""));
     };
