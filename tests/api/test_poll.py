@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -139,3 +140,25 @@ def test_an_expired_token_is_refused_by_the_poll(client, settings, analyst, job_
     clock.advance(settings.token_ttl_hours * 3600 + 1)
     r = poll(client, job_id, h, etag)
     assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+def test_the_poll_reads_off_the_event_loop(client, services, analyst, job_factory):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    on_loop: list[bool] = []
+
+    def record(*_: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+
+    event.listen(services.ctx.db.engine, "before_cursor_execute", record)
+    try:
+        etag = poll(client, job_id, h).headers["etag"]
+        assert poll(client, job_id, h, etag).status_code == 304
+        assert poll(client, "no-such-job", h).status_code == 404
+    finally:
+        event.remove(services.ctx.db.engine, "before_cursor_execute", record)
+    assert on_loop and not any(on_loop), on_loop
