@@ -33,6 +33,7 @@ lint: install-dev
 	$(VENV)/bin/mypy
 
 bench: install-dev
+	$(PY) -m pip install -q -e '.[bench]'  # Celery + Flower (the poll's peer), pyinstrument
 	$(PY) -m bench
 
 clean:

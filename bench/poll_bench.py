@@ -1,8 +1,19 @@
-"""The status poll: GET /api/v1/jobs/{id}/status with a bearer token, random ids among 10,000
-jobs, on SQLite and PostgreSQL. The server runs on core 0, the load on core 1.
+"""The status poll: GET /api/v1/jobs/{id}/status with a bearer token, random ids among
+10,000 jobs, on SQLite and PostgreSQL, beside Celery + Flower's GET /api/task/info/{id} in the
+same run. Each server runs on core 0, the load on core 1.
 
-- closed loop (wrk) with 100 and 1,000 connections: requests/s, p50, p99;
-- 1,000 browser-like pollers, each asking every 2-5 s: p50, p99.
+Cases (BENCH_POLL_CASES, comma-separated; all by default):
+
+- ``bare``: pending and running jobs with no files and no estimate;
+- ``real``: jobs of five files each, in varied states, running ones with a live estimate
+  (``estimated_completion``, ETA band, per-file progress);
+- ``worker``: ``real`` while the embedded worker runs on the server's core (NOT YET: see
+  docs/performance.md).
+
+For each case: closed loop (wrk) with 100 and 1,000 connections: requests/s, p50, p99; and
+1,000 browser-like pollers, each asking every 2-5 s: p50, p99. Flower is measured once per
+run with wrk at 100 connections (its task info has no progress in it), and each stagecoach
+c100 line prints its ratio to Flower's requests/s.
 """
 
 from __future__ import annotations
@@ -16,27 +27,41 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import database, pct, pg_available, server, token
+import httpx
+
+from bench.common import database, free_port, pct, pg_available, server, stop_processes, token
 
 JOBS = int(os.environ.get("BENCH_POLL_JOBS", "10000"))
 DURATION = int(os.environ.get("BENCH_POLL_SECONDS", "15"))
+POLLERS = int(os.environ.get("BENCH_POLL_POLLERS", "1000"))
+POLLER_SECONDS = int(os.environ.get("BENCH_POLL_POLLER_SECONDS", "40"))
+CASES = os.environ.get("BENCH_POLL_CASES", "bare,real").split(",")
+FILES_PER_JOB = 5
 
 WRK_SCRIPT = """
 local ids = {}
 for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
 local auth = "Bearer " .. os.getenv("TOKEN")
+local before, after = os.getenv("PATH_BEFORE"), os.getenv("PATH_AFTER")
 request = function()
   local id = ids[math.random(#ids)]
-  return wrk.format("GET", "/api/v1/jobs/" .. id .. "/status", {["Authorization"] = auth})
+  return wrk.format("GET", before .. id .. after, {["Authorization"] = auth})
 end
 """
+STAGECOACH_PATH = ("/api/v1/jobs/", "/status")
+FLOWER_PATH = ("/api/task/info/", "")
 
 
-def seed(url: str, data: Path) -> tuple[list[str], str]:
-    """10,000 jobs owned by one analyst, in varied states; returns ids and the analyst's name."""
-    from stagecoach.domain.records import Job
+def seed(url: str, data: Path, case: str = "bare") -> tuple[list[str], str]:
+    """10,000 jobs owned by one analyst, in varied states; returns ids and the analyst's name.
+    ``real``: each job has five files (one running in a running job) and a live estimate."""
+    from datetime import timedelta
+
+    from stagecoach.domain.records import Artifact, Job
     from stagecoach.domain.status import JobStatus
     from stagecoach.services.context import ServiceContext
     from stagecoach.services.registry import Services
@@ -72,16 +97,55 @@ def seed(url: str, data: Path) -> tuple[list[str], str]:
                 started_at=now if st is not JobStatus.PENDING else None,
                 last_progress_at=now,
             )
+            if case == "real" and st in (JobStatus.PENDING, JobStatus.PROCESSING):
+                job = job.evolve(
+                    estimated_completion=now + timedelta(seconds=300),
+                    eta_low=now + timedelta(seconds=240),
+                    eta_high=now + timedelta(seconds=420),
+                )
             store.insert_job(conn, job)
+            if case == "real":
+                for n in range(FILES_PER_JOB):
+                    fst = (
+                        st
+                        if st is not JobStatus.PROCESSING
+                        else (JobStatus.COMPLETED if n < 2 else st if n == 2 else JobStatus.PENDING)
+                    )
+                    store.insert_artifact(
+                        conn,
+                        Artifact(
+                            artifact_id=str(uuid.uuid4()),
+                            job_id=job.job_id,
+                            position=n,
+                            filename=f"recording-{n}.wav",
+                            file_type="audio",
+                            status=fst,
+                            pipeline="audio",
+                            stages=job.stages,
+                            current_stage="Transcribing",
+                            progress=100.0 if fst is JobStatus.COMPLETED else float(i % 100),
+                            processing_stages={"Decoding": 1.5, "Transcribing": 42.0},
+                            started_at=now if fst is not JobStatus.PENDING else None,
+                            completed_at=now if fst is JobStatus.COMPLETED else None,
+                            last_progress_at=now,
+                        ),
+                    )
             ids.append(job.job_id)
     services.ctx.db.dispose()
     return ids, "poller"
 
 
-def run_wrk(base: str, tok: str, ids_file: Path, connections: int) -> dict[str, float]:
+def run_wrk(
+    base: str,
+    tok: str,
+    ids_file: Path,
+    connections: int,
+    path: tuple[str, str] = STAGECOACH_PATH,
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT)
     env = dict(os.environ, IDS_FILE=str(ids_file), TOKEN=tok)
+    env.update(PATH_BEFORE=path[0], PATH_AFTER=path[1])
     out = subprocess.run(
         [
             "taskset",
@@ -163,7 +227,9 @@ async def _poller(
         conn[1].close()
 
 
-def run_pollers(base: str, tok: str, ids: list[str], n: int = 1000, seconds: int = 40) -> dict:
+def run_pollers(
+    base: str, tok: str, ids: list[str], n: int = POLLERS, seconds: int = POLLER_SECONDS
+) -> dict:
     host, port = base.removeprefix("http://").split(":")
     lat: list[float] = []
     errors: list[int] = []
@@ -186,6 +252,99 @@ def pollers_main() -> None:
     print(f"{r['requests']} {r['p50']:.2f} {r['p99']:.2f} {r['errors']}")
 
 
+FLOWER_APP = """
+from celery import Celery
+
+app = Celery("bench", broker="{broker}", backend="{broker}")
+app.conf.worker_send_task_events = True
+app.conf.task_send_sent_event = True
+
+
+@app.task
+def noop(i):
+    return i
+"""
+
+
+@contextmanager
+def flower(tasks: int) -> Iterator[tuple[str, Path]]:
+    """Celery with Redis (127.0.0.1:6379, db 15, flushed), a worker sending events, and Flower
+    on core 0 watching them; ``tasks`` tasks run to completion. Yields Flower's base URL and
+    a file of the task ids."""
+    broker = os.environ.get("BENCH_FLOWER_BROKER", "redis://127.0.0.1:6379/15")
+    with tempfile.TemporaryDirectory() as tmp:
+        here = Path(tmp)
+        (here / "flower_bench_app.py").write_text(FLOWER_APP.format(broker=broker))
+        # Flower 2 serves its API only with auth configured, or with this set (loopback only)
+        env = dict(
+            os.environ,
+            FLOWER_UNAUTHENTICATED_API="true",
+            PYTHONPATH=f"{here}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        )
+        celery = [sys.executable, "-m", "celery", "-A", "flower_bench_app"]
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
+        port = free_port()
+        procs = [
+            subprocess.Popen(
+                ["taskset", "-c", "0", *celery, "flower", f"--port={port}", "--address=127.0.0.1"],
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                ["taskset", "-c", "1", *celery, "worker", "-E", "--pool=solo", "-l", "WARNING"],
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        ]
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_http(f"{base}/healthcheck")
+            sys.path.insert(0, tmp)
+            try:
+                import flower_bench_app  # type: ignore[import-not-found]
+            finally:
+                sys.path.remove(tmp)
+            ids = [flower_bench_app.noop.delay(i).id for i in range(tasks)]
+            deadline = time.time() + 120
+            while time.time() < deadline:  # until Flower has seen every task succeed
+                seen = httpx.get(f"{base}/api/tasks", params={"state": "SUCCESS"}, timeout=30)
+                if len(seen.json()) >= tasks:
+                    break
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("Flower did not see every task finish in 120 s")
+            ids_file = here / "ids.txt"
+            ids_file.write_text("\n".join(ids))
+            yield base, ids_file
+        finally:
+            stop_processes(procs)
+
+
+def _wait_http(url: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {seconds} s")
+
+
+def _line(kind: str, load: str, r: dict, notes: str) -> None:
+    print(
+        f"{kind:<9} {load:<34} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}  {notes}",
+        flush=True,
+    )
+
+
 def main() -> None:
     kinds = ["sqlite"] + (["postgres"] if pg_available() else [])
     if os.environ.get("BENCH_POLL_DB"):  # one of them only: sqlite or postgres
@@ -194,45 +353,55 @@ def main() -> None:
         f"status poll, {JOBS} jobs, {DURATION} s per closed-loop run; server on core 0, "
         f"load on core 1"
     )
-    print(f"{'db':<9} {'load':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  notes")
-    for kind in kinds:
-        with database(kind) as (url, data):
-            ids, user = seed(url, data)
-            ids_file = data / "ids.txt"
-            ids_file.write_text("\n".join(ids))
-            with server(url, data, cpu=0) as base:
-                tok = token(base, user, "poller-password")
-                for conns in (100, 1000):
-                    r = run_wrk(base, tok, ids_file, conns)
+    print(f"{'db':<9} {'load':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  notes")
+    with flower(min(JOBS, int(os.environ.get("BENCH_FLOWER_TASKS", "10000")))) as (fbase, fids):
+        fl = run_wrk(fbase, "none", fids, 100, FLOWER_PATH)
+    _line("flower", "task info, closed loop, 100 conns", fl, f"non-2xx={fl['non2xx']:.0f}")
+    for case in CASES:
+        if case == "worker":
+            print("worker    (the case with a transcription running is not measured yet)")
+            continue
+        for kind in kinds:
+            with database(kind) as (url, data):
+                ids, user = seed(url, data, case)
+                ids_file = data / "ids.txt"
+                ids_file.write_text("\n".join(ids))
+                with server(url, data, cpu=0) as base:
+                    tok = token(base, user, "poller-password")
+                    for conns in (100, 1000):
+                        r = run_wrk(base, tok, ids_file, conns)
+                        ratio = (
+                            f" ratio to flower {r['rps'] / fl['rps']:.2f}x" if conns == 100 else ""
+                        )
+                        _line(
+                            kind,
+                            f"{case}, closed loop, {conns} conns",
+                            r,
+                            f"non-2xx={r['non2xx']:.0f} socket errors: {r['socket_errors']}{ratio}",
+                        )
+                    out = subprocess.run(
+                        [
+                            "taskset",
+                            "-c",
+                            "1",
+                            sys.executable,
+                            "-c",
+                            "from bench.poll_bench import pollers_main; pollers_main()",
+                            base,
+                            tok,
+                            str(ids_file),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout.split()
+                    n, p50, p99, errs = out
+                    rate = int(n) / POLLER_SECONDS
                     print(
-                        f"{kind:<9} {f'closed loop, {conns} conns':<26} {r['rps']:>8.0f} "
-                        f"{r['p50']:>8.2f} {r['p99']:>8.2f}  non-2xx={r['non2xx']:.0f} "
-                        f"socket errors: {r['socket_errors']}",
+                        f"{kind:<9} {f'{case}, {POLLERS} pollers every 2-5 s':<34} {rate:>8.0f} "
+                        f"{float(p50):>8.2f} {float(p99):>8.2f}  errors={errs}",
                         flush=True,
                     )
-                out = subprocess.run(
-                    [
-                        "taskset",
-                        "-c",
-                        "1",
-                        sys.executable,
-                        "-c",
-                        "from bench.poll_bench import pollers_main; pollers_main()",
-                        base,
-                        tok,
-                        str(ids_file),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout.split()
-                n, p50, p99, errs = out
-                rate = int(n) / 40
-                print(
-                    f"{kind:<9} {'1,000 pollers every 2-5 s':<26} {rate:>8.0f} {float(p50):>8.2f} "
-                    f"{float(p99):>8.2f}  errors={errs}",
-                    flush=True,
-                )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """SSE fan-out: many connected clients watching jobs; time from a progress change to arrival.
 
-Starts a real `stagecoach serve --no-worker` in a subprocess (SQLite in a temporary data
-directory unless --database-url is given), connects ``--clients`` raw-socket SSE clients --
-half on /api/v1/events (every job), half on /api/v1/jobs/{id}/events spread over the jobs --
+Starts a real `stagecoach serve --no-worker` in a subprocess (a fresh SQLite database, then a
+fresh PostgreSQL one when the server answers, unless --database-url is given), connects
+``--clients`` raw-socket SSE clients -- half on /api/v1/events (every job), half on
+/api/v1/jobs/{id}/events spread over the jobs --
 then PATCHes one job's progress per round and records, at every client that should see it,
 the time from sending the PATCH to the event's arrival. Prints p50, p99 and max.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ADMIN_PASSWORD, database, server
+from bench.common import ADMIN_PASSWORD, database, pg_available, server
 
 PASSWORD = "bench-password-1"
 
@@ -68,7 +69,12 @@ class Client:
 
 
 async def bench(
-    clients: int, jobs: int, rounds: int, database_url: str | None, cross: bool
+    clients: int,
+    jobs: int,
+    rounds: int,
+    database_url: str | None,
+    cross: bool,
+    kind: str = "sqlite",
 ) -> dict:
     """``cross``: the PATCHes go to a second server process over the same database, as when
     a worker or another API process makes the change."""
@@ -77,7 +83,7 @@ async def bench(
             data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sse-bench-")))
             url = database_url
         else:
-            url, data = stack.enter_context(database("sqlite"))
+            url, data = stack.enter_context(database(kind))
         base = stack.enter_context(server(url, data, cpu=None))
         writer = stack.enter_context(server(url, data, cpu=None)) if cross else base
         port = int(base.rsplit(":", 1)[1])
@@ -200,7 +206,13 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     ap.add_argument(
         "--database-url",
         default=None,
-        help="SQLAlchemy URL of an empty (or migrated) database; default SQLite.",
+        help="SQLAlchemy URL of an empty (or migrated) database; default: a fresh SQLite "
+        "one, then a fresh PostgreSQL one when the server answers (see --databases).",
+    )
+    ap.add_argument(
+        "--databases",
+        default="sqlite,postgres",
+        help="Without --database-url: the kinds of fresh database to run on, in turn.",
     )
     ap.add_argument(
         "--writer",
@@ -212,9 +224,22 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     # `python -m bench sse` passes its own words along; ignore what is not ours
     args, _ = ap.parse_known_args(argv)
     results = []
-    for cross in {"same": [False], "other": [True], "both": [False, True]}[args.writer]:
+    kinds = [k for k in args.databases.split(",") if k != "postgres" or pg_available()]
+    runs = [
+        (kind, cross)
+        for kind in ([None] if args.database_url else kinds)
+        for cross in {"same": [False], "other": [True], "both": [False, True]}[args.writer]
+    ]
+    for kind, cross in runs:
         result = asyncio.run(
-            bench(args.clients, args.jobs, min(args.rounds, 99), args.database_url, cross)
+            bench(
+                args.clients,
+                args.jobs,
+                min(args.rounds, 99),
+                args.database_url,
+                cross,
+                kind or "sqlite",
+            )
         )
         print(
             f"SSE fan-out over {result['database']}: {result['clients']} clients, "

@@ -26,7 +26,6 @@ from stagecoach.api import (
 )
 from stagecoach.api.edge import Edge
 from stagecoach.api.limits import BodyLimit
-from stagecoach.api.poll import PollFastLane
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
 from stagecoach.settings import Settings
@@ -99,6 +98,5 @@ def create_app(
         app.include_router(module.router)
     docs.install(app)
     web.install(app)  # pages, static files and live events
-    app.add_middleware(PollFastLane, services=services)  # the hot path first
     app.add_middleware(Edge)  # outermost: NUL refusal and security headers on every answer
     return app

@@ -233,7 +233,7 @@ def test_fifty_concurrent_patches_leave_a_consistent_history(client, analyst, jo
     assert final["current_stage"] == "Analyzing"
 
 
-def test_status_poll_fast_lane_edges(client, analyst, job_factory):
+def test_status_poll_edges(client, analyst, job_factory):
     user, h = analyst
     job_id = job_factory(h)["job_id"]
     token = h["Authorization"].split()[1]

@@ -7,12 +7,12 @@ transaction commits.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -22,14 +22,13 @@ from stagecoach.domain.errors import JobError
 from stagecoach.domain.job_update import Outcome, Report, apply_report
 from stagecoach.domain.queue_rules import reset_artifact
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
-from stagecoach.domain.status import IllegalTransition, JobStatus, can_retry
+from stagecoach.domain.status import ACTIVE, IllegalTransition, JobStatus, can_retry
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound
 from stagecoach.services.estimates import Estimates
 from stagecoach.services.unit_of_work import JobChange, UnitOfWork
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
-from stagecoach.store.fast_reads import FastReads
 
 log = logging.getLogger("stagecoach.tracking")
 
@@ -161,23 +160,33 @@ class Tracking:
             return PipelineWords()
         return PipelineWords(p.file_types[0] if p.file_types else None, p.complete_message)
 
-    @cached_property
-    def _fast(self) -> FastReads:
-        fast = FastReads(self.ctx.db.engine)
-        self.ctx.db.on_dispose(fast.close)
-        return fast
-
     def status(self, viewer: User, job_id: str) -> dict[str, Any]:
-        """The status document: the poll's path, two reads and no transaction."""
-        found = self._fast.job_and_artifacts(viewer, job_id)
-        if found is None:
-            raise NotFound(f"job {job_id} not found")
-        job, arts = found
-        pos = None
-        if job.claimable and job.status is JobStatus.PENDING:
-            with self.ctx.db.read_each() as conn:
-                pos = store.queue_position(conn, job)
-        return self.build(job, arts, queue_position=pos)
+        """The status document, as the poll reads it."""
+        doc = self.poll(viewer, job_id)[1]
+        assert doc is not None  # built whenever no If-None-Match is given
+        return doc
+
+    def poll(
+        self, viewer: User, job_id: str, if_none_match: str | None = None
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The poll: the status document and its ETag, read without a transaction and with
+        no write. When ``if_none_match`` holds the current ETag the answer is ``(etag,
+        None)``: one narrow read, nothing built."""
+        with self.ctx.db.read_each() as conn:
+            if if_none_match:
+                stamp = store.visible_job_stamp(conn, viewer, job_id)
+                if stamp is None:
+                    raise NotFound(f"job {job_id} not found")
+                etag = status_etag(viewer, job_id, *stamp, self.ctx.clock())
+                if etag_matches(if_none_match, etag):
+                    return etag, None
+            job = self._visible(conn, viewer, job_id)
+            arts = store.job_artifacts(conn, job_id)
+            pos = store.queue_position(conn, job)
+        now = self.ctx.clock()
+        return status_etag(viewer, job_id, job.version, job.updated_at, job.status, now), (
+            self.build(job, arts, queue_position=pos)
+        )
 
     def get_job(self, viewer: User, job_id: str) -> Job:
         with self.ctx.db.read() as conn:
@@ -337,3 +346,26 @@ def new_artifact(job: Job, f: Mapping[str, Any], position: int, pipeline: str | 
 
 def error_from_body(body: dict[str, Any] | None) -> JobError | None:
     return JobError.from_dict(body) if body else None
+
+
+def status_etag(
+    viewer: User, job_id: str, version: int, updated_at: datetime, status: JobStatus, now: datetime
+) -> str:
+    """The poll's strong ETag: the job's version and ``updated_at`` (every change of the job
+    or one of its files bumps both), and the viewer. A waiting or running job's document also
+    moves with the clock (its ETA counts down, it may stall, its place in the queue moves as
+    other jobs are taken), so its ETag also holds the current second."""
+    parts = [job_id, str(version), updated_at.isoformat(), viewer.user_id, str(viewer.role)]
+    if status in ACTIVE:
+        parts.append(str(int(now.timestamp())))
+    return '"' + hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (or is ``*``); weak tags compare by
+    their opaque part, as RFC 9110 asks of If-None-Match."""
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False

@@ -73,6 +73,27 @@ JOB_ARTIFACTS = (
 )
 
 
+# What the status poll's ETag is made of: one narrow row, no artifacts, no queue.
+_STAMP_COLS = (jobs.c.version, jobs.c.updated_at, jobs.c.status)
+VISIBLE_STAMP = {
+    role: sa.select(*_STAMP_COLS).where(
+        jobs.c.job_id == sa.bindparam("job_id"),
+        visible_owner_clause(_VIEWER.evolve(role=role), jobs.c.owner_id, sa.bindparam("viewer")),
+    )
+    for role in Role
+}
+
+
+def visible_job_stamp(
+    conn: Connection, viewer: User, job_id: str
+) -> tuple[int, datetime, JobStatus] | None:
+    """The job's version, ``updated_at`` and status if the viewer may see it, else None."""
+    row = conn.execute(
+        VISIBLE_STAMP[viewer.role], {"job_id": job_id, "viewer": viewer.user_id}
+    ).first()
+    return None if row is None else (int(row[0]), row[1], JobStatus(row[2]))
+
+
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
     row = (
         conn.execute(VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})

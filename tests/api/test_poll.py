@@ -1,0 +1,164 @@
+"""The status poll: one read path, 304 without building the document, no writes, real auth."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from stagecoach.services.context import ServiceContext
+from stagecoach.services.registry import Services
+
+PROBLEM = "application/problem+json"
+WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN", "SAVEPOINT", "CREATE", "ALTER", "DROP")
+
+
+@pytest.fixture
+def settings(make_settings):
+    # a short token cache, so a revocation elsewhere shows within the test
+    return make_settings(token_cache_seconds=0.3)
+
+
+@pytest.fixture
+def statements(services) -> Iterator[list[str]]:
+    """Every statement the services' engine sends from now on."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cur: Any, sql: str, *_: Any) -> None:
+        seen.append(" ".join(sql.split()))
+
+    event.listen(services.ctx.db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(services.ctx.db.engine, "before_cursor_execute", record)
+
+
+def poll(client, job_id: str, headers: dict[str, str], etag: str | None = None):
+    h = {**headers, **({"If-None-Match": etag} if etag else {})}
+    return client.get(f"/api/v1/jobs/{job_id}/status", headers=h)
+
+
+def test_304_answers_without_building_the_document(
+    client, services, analyst, job_factory, statements, monkeypatch
+):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    client.patch(f"/api/v1/jobs/{job_id}", json={"status": "completed"}, headers=h)
+    first = poll(client, job_id, h)
+    etag = first.headers["etag"]
+    built: list[str] = []
+    real_build = services.tracking.build
+    monkeypatch.setattr(
+        services.tracking,
+        "build",
+        lambda job, *a, **k: built.append(job.job_id) or real_build(job, *a, **k),
+    )
+    statements.clear()
+    again = poll(client, job_id, h, etag)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert built == []
+    # one narrow read of the job (the token is cached): no artifacts, no queue, no job row
+    assert len(statements) == 1 and "artifacts" not in statements[0], statements
+    # a tag list and a weak form of the tag match too; another tag builds the document
+    assert poll(client, job_id, h, f'"x", W/{etag}').status_code == 304
+    other = poll(client, job_id, h, '"not-it"')
+    assert other.status_code == 200 and other.headers["etag"] == etag
+    assert other.json() == first.json() and built == [job_id]
+
+
+def test_a_change_or_another_viewer_changes_the_etag(
+    client, services, analyst, user_factory, login, job_factory, clock
+):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    etag = poll(client, job_id, h).headers["etag"]
+    assert poll(client, job_id, h, etag).status_code == 304
+    # a waiting job's document moves with the clock (its place, its ETA): a new second, a new tag
+    clock.advance(1)
+    moved = poll(client, job_id, h, etag)
+    assert moved.status_code == 200 and moved.headers["etag"] != etag
+    etag = moved.headers["etag"]
+    client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing", "progress": 5}, headers=h)
+    r = poll(client, job_id, h, etag)
+    assert r.status_code == 200 and r.json()["progress"] == 5
+    client.patch(f"/api/v1/jobs/{job_id}", json={"status": "completed"}, headers=h)
+    done = poll(client, job_id, h).headers["etag"]
+    clock.advance(3600)  # a finished job's document no longer moves with the clock
+    assert poll(client, job_id, h, done).status_code == 304
+    # an admin sees the same job under a tag of their own; a stranger gets 404, not 304
+    admin = login("admin", "admin-password")
+    assert poll(client, job_id, admin, done).status_code == 200
+    stranger = login(user_factory("analyst").username)
+    r = poll(client, job_id, stranger, done)
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+def test_read_only_polls_write_nothing(client, analyst, job_factory, statements):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    statements.clear()
+    etag = None
+    for _ in range(5):
+        r = poll(client, job_id, h, etag)
+        assert r.status_code in (200, 304)
+        etag = r.headers["etag"]
+    assert poll(client, "no-such-job", h).status_code == 404
+    assert poll(client, "no-such-job", h, '"x"').status_code == 404
+    assert statements, "the polls read something"
+    wrote = [s for s in statements if s.upper().startswith(WRITES)]
+    assert wrote == [] and all(s.upper().startswith(("SELECT", "PRAGMA")) for s in statements), (
+        statements
+    )
+
+
+def test_a_revocation_elsewhere_and_an_expiry_reach_the_poll(
+    client, settings, analyst, job_factory, clock
+):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    assert poll(client, job_id, h).status_code == 200  # the token is cached now
+    other = Services(ServiceContext.from_settings(settings, clock=clock))  # another process
+    try:
+        token = h["Authorization"].split()[1]
+        _, token_id = other.accounts.user_for_token(token)
+        other.accounts.revoke(token_id)
+    finally:
+        other.ctx.db.dispose()
+    time.sleep(settings.token_cache_seconds + 0.1)
+    r = poll(client, job_id, h)
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+def test_an_expired_token_is_refused_by_the_poll(client, settings, analyst, job_factory, clock):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    etag = poll(client, job_id, h).headers["etag"]
+    clock.advance(settings.token_ttl_hours * 3600 + 1)
+    r = poll(client, job_id, h, etag)
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+def test_the_poll_reads_off_the_event_loop(client, services, analyst, job_factory):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    on_loop: list[bool] = []
+
+    def record(*_: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+
+    event.listen(services.ctx.db.engine, "before_cursor_execute", record)
+    try:
+        etag = poll(client, job_id, h).headers["etag"]
+        assert poll(client, job_id, h, etag).status_code == 304
+        assert poll(client, "no-such-job", h).status_code == 404
+    finally:
+        event.remove(services.ctx.db.engine, "before_cursor_execute", record)
+    assert on_loop and not any(on_loop), on_loop
