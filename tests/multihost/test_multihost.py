@@ -186,13 +186,15 @@ def test_upload_on_one_host_processed_on_another_followed_and_downloaded_from_a_
         engine = sa.create_engine(db_url)  # the test reads the database over loopback
         try:
 
-            def holder() -> str | None:
+            def holder() -> str | None:  # the file (the unit of work) names its worker
                 with engine.connect() as c:
                     row = c.execute(
-                        sa.text("SELECT worker_id, status, progress FROM jobs WHERE job_id=:j"),
+                        sa.text(
+                            "SELECT worker_id, status, progress FROM artifacts WHERE job_id=:j"
+                        ),
                         {"j": job_id},
                     ).one()
-                busy = row.status == "processing" and (row.progress or 0) > 10
+                busy = row.status == "processing" and (row.progress or 0) > 0
                 return worker_ids.get(row.worker_id) if busy else None
 
             first = wait_for(holder, 40, "a worker host is mid-job")
@@ -203,7 +205,8 @@ def test_upload_on_one_host_processed_on_another_followed_and_downloaded_from_a_
             assert not follower.is_alive(), "the SSE stream from api2 did not see the end"
             with engine.connect() as c:
                 final = c.execute(
-                    sa.text("SELECT worker_id, attempts FROM jobs WHERE job_id=:j"), {"j": job_id}
+                    sa.text("SELECT worker_id, attempts FROM artifacts WHERE job_id=:j"),
+                    {"j": job_id},
                 ).one()
         finally:
             engine.dispose()

@@ -58,7 +58,7 @@ def test_a_checkpoint_of_other_audio_or_engine_is_not_resumed():
 
 
 @pytest.fixture(scope="module")
-def long_speech(tmp_path_factory, flite_available):
+def long_speech(tmp_path_factory):  # the committed flite fixtures
     # About 47 s: two windows.
     return speech_wav(SENTENCES * 2, tmp_path_factory.mktemp("long") / "session-7.wav", "slt")
 

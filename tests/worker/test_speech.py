@@ -4,7 +4,6 @@ recording whose worker is killed (or whose server restarts) resumes from its che
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import numpy as np
@@ -32,12 +31,6 @@ def sqlite_only(db_url):
         pytest.skip("speech runs on one database: the queue is tested on both elsewhere")
 
 
-@pytest.fixture(scope="session")
-def flite_available():
-    if shutil.which("flite") is None:
-        pytest.fail("flite is not installed: apt-get install flite (see .ci/run)")
-
-
 def login(client, owner):
     tok = client.post(
         "/api/v1/auth/token", data={"username": owner.username, "password": "pw-pw-pw-pw"}
@@ -46,7 +39,7 @@ def login(client, owner):
 
 
 def test_whisper_transcribes_an_upload_through_the_api(
-    wsettings, wservices, owner, tmp_path, sqlite_only, flite_available
+    wsettings, wservices, owner, tmp_path, sqlite_only
 ):
     wav = speech_wav(SENTENCES, tmp_path / "interview-03.wav")
     quiet = write_wav(np.zeros(RATE * 3, dtype="<i2"), tmp_path / "quiet.wav")
@@ -105,7 +98,7 @@ def transcribing(services, job_id):
 
 @pytest.mark.parametrize("how", ["worker", "serve"])
 def test_killed_mid_recording_resumes_whole_from_its_checkpoint(
-    how, wsettings, wservices, owner, make_file, make_job, tmp_path, sqlite_only, flite_available
+    how, wsettings, wservices, owner, make_file, make_job, tmp_path, sqlite_only
 ):
     reference = " ".join(SENTENCES * 3)
     wav = speech_wav(SENTENCES * 3, tmp_path / "session-9.wav")  # about 70 s: 3 windows
