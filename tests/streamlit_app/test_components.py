@@ -26,6 +26,12 @@ STAGES = ["Uploading", "Transcribing", "Analyzing"]
             "Analyzing",
             "~~Uploading~~ → ~~Transcribing~~ → ~~Analyzing~~ → **Completed**",
         ),
+        # the job may name an earlier stage last: a completed job ran them all
+        (
+            "completed",
+            "Transcribing",
+            "~~Uploading~~ → ~~Transcribing~~ → ~~Analyzing~~ → **Completed**",
+        ),
     ],
 )
 def test_stage_path(status, current, shown):

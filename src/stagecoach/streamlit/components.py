@@ -51,12 +51,14 @@ def stage_path(doc: dict[str, Any]) -> str:
     if current and current not in stages:
         stages.append(current)
     status = doc["status"]
+    if status == "completed":  # every stage ran, whatever stage the job last named
+        return " → ".join([*(f"~~{n}~~" for n in stages), "**Completed**"])
     marked = []
     passed = current in stages
     for name in stages:
         if name == current:
             passed = False
-            marked.append(f"~~{name}~~" if status == "completed" else f"**{name}**")
+            marked.append(f"**{name}**")
         else:
             marked.append(f"~~{name}~~" if passed else name)
     final = FINAL.get(status)
