@@ -176,7 +176,7 @@ class Accounts:
         hit = self._tokens.get(key)
         if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
             return hit[2]
-        with self.ctx.db.read() as conn:
+        with self.ctx.db.read_each() as conn:  # one statement: no transaction (every poll)
             row = store.user_for_token(conn, key, self.ctx.clock())
         found = None if row is None else (row[0], row[1])
         with self._tokens_lock:
