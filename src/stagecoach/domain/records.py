@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +30,14 @@ class _Record:
     def from_row(cls, row: Mapping[Any, Any]) -> Self:
         names = _field_names(cls)  # type: ignore[arg-type]
         return cls(**{k: v for k, v in row.items() if k in names})
+
+    @classmethod
+    def from_rows(cls, keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[Self]:
+        """Records from plain rows whose columns are named by ``keys``: the names are matched
+        once, not per row (the status poll reads thousands of rows a second)."""
+        names = _field_names(cls)  # type: ignore[arg-type]
+        wanted = [(i, k) for i, k in enumerate(keys) if k in names]
+        return [cls(**{k: row[i] for i, k in wanted}) for row in rows]
 
     def evolve(self, **changes: Any) -> Self:
         return replace(self, **changes)  # type: ignore[type-var]

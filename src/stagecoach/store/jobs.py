@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, Role, User
 from stagecoach.domain.status import JobStatus
@@ -15,6 +15,19 @@ from stagecoach.store.tables import artifacts, files, job_events, job_history, j
 
 NOTIFY_CHANNEL = "stagecoach_jobs"
 _JOB_COLS = [c.name for c in jobs.columns]
+
+
+R = TypeVar("R", Job, Artifact)
+
+
+def _records(cls: type[R], result: CursorResult[Any]) -> list[R]:
+    """Records from a result's plain rows (no per-row mapping: the poll's hot path)."""
+    return cls.from_rows(list(result.keys()), result)
+
+
+def _first(cls: type[R], result: CursorResult[Any]) -> R | None:
+    row = result.first()
+    return None if row is None else cls.from_rows(list(row._fields), [row])[0]
 
 
 def _job_values(job: Job) -> dict[str, Any]:
@@ -34,16 +47,14 @@ def get_job(conn: Connection, job_id: str, *, for_update: bool = False) -> Job |
     q = sa.select(jobs).where(jobs.c.job_id == job_id)
     if for_update and conn.dialect.name != "sqlite":
         q = q.with_for_update()
-    row = conn.execute(q).mappings().first()
-    return Job.from_row(row) if row else None
+    return _first(Job, conn.execute(q))
 
 
 def jobs_by_id(conn: Connection, job_ids: list[str]) -> list[Job]:
     """The jobs of ``job_ids`` that exist, in one read."""
     if not job_ids:
         return []
-    rows = conn.execute(sa.select(jobs).where(jobs.c.job_id.in_(job_ids))).mappings()
-    return [Job.from_row(r) for r in rows]
+    return _records(Job, conn.execute(sa.select(jobs).where(jobs.c.job_id.in_(job_ids))))
 
 
 # Built once: the status poll runs these thousands of times a second.
@@ -95,12 +106,9 @@ def visible_job_stamp(
 
 
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
-    row = (
-        conn.execute(VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})
-        .mappings()
-        .first()
+    return _first(
+        Job, conn.execute(VISIBLE_JOB[viewer.role], {"job_id": job_id, "viewer": viewer.user_id})
     )
-    return Job.from_row(row) if row else None
 
 
 def save_job(conn: Connection, old: Job, new: Job) -> None:
@@ -132,14 +140,14 @@ def list_jobs(
     if owner_id is not None:  # within what the viewer may see, as every filter
         where.append(jobs.c.owner_id == owner_id)
     total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
-    rows = conn.execute(
+    result = conn.execute(
         sa.select(jobs)
         .where(*where)
         .order_by(jobs.c.created_at.desc(), jobs.c.job_id)
         .limit(limit)
         .offset(offset)
-    ).mappings()
-    return [Job.from_row(r) for r in rows], int(total)
+    )
+    return _records(Job, result), int(total)
 
 
 def status_counts(conn: Connection, viewer: User) -> dict[str, int]:
@@ -159,22 +167,21 @@ def insert_artifact(conn: Connection, artifact: Artifact) -> None:
 
 
 def job_artifacts(conn: Connection, job_id: str) -> list[Artifact]:
-    rows = conn.execute(JOB_ARTIFACTS, {"job_id": job_id}).mappings()
-    return [Artifact.from_row(r) for r in rows]
+    return _records(Artifact, conn.execute(JOB_ARTIFACTS, {"job_id": job_id}))
 
 
 def artifacts_for_jobs(conn: Connection, job_ids: list[str]) -> dict[str, list[Artifact]]:
     out: dict[str, list[Artifact]] = {j: [] for j in job_ids}
     if not job_ids:
         return out
-    rows = conn.execute(
+    result = conn.execute(
         sa.select(*ARTIFACT_COLUMNS)
         .select_from(ARTIFACTS_WITH_FACTS)
         .where(artifacts.c.job_id.in_(job_ids))
         .order_by(artifacts.c.job_id, artifacts.c.position)
-    ).mappings()
-    for r in rows:
-        out[r["job_id"]].append(Artifact.from_row(r))
+    )
+    for art in _records(Artifact, result):
+        out[art.job_id].append(art)
     return out
 
 
