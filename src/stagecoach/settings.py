@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         description="Address-space ceiling of each stage process, in MiB (0: none). A "
         "hostile or huge file then fails its stage instead of exhausting the machine.",
     )
+    stage_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower the CPU priority of stage processes is than the "
+        "server's and worker's (Unix nice). A long transcription then leaves the status "
+        "answers beside it on the same machine fast; on an idle machine it costs nothing.",
+    )
     stage_host_recycle_mb: int = Field(
         512,
         ge=0,

@@ -151,7 +151,11 @@ class Calibration:
                     sample.file_type,
                     extra={"pipeline": name, "engine": engine},
                 )
-                self._host = host = _new_host(mp_context(), self.ctx.settings.stage_memory_mb)
+                self._host = host = _new_host(
+                    mp_context(),
+                    self.ctx.settings.stage_memory_mb,
+                    self.ctx.settings.stage_niceness,
+                )
                 try:
                     measured = None
                     for attempt in range(2):  # warm up, then measure
@@ -224,11 +228,11 @@ class Calibration:
         return seeded
 
 
-def _new_host(mp: Any, memory_mb: int) -> Any:
-    """A stage host as the worker's, under the same memory ceiling."""
+def _new_host(mp: Any, memory_mb: int, niceness: int) -> Any:
+    """A stage host as the worker's: the same memory ceiling and CPU priority."""
     from stagecoach.worker.child import StageHost
 
-    return StageHost(mp, memory_mb)
+    return StageHost(mp, memory_mb, niceness=niceness)
 
 
 def _now_iso() -> str:

@@ -116,11 +116,13 @@ def _exit_with_parent() -> None:
 MAX_TASKS = 200
 
 
-def host_main(tasks: Any, conn: Any, abort: Any, memory_mb: int = 0) -> None:
+def host_main(tasks: Any, conn: Any, abort: Any, memory_mb: int = 0, niceness: int = 0) -> None:
     """Process entry point (module-level so forkserver/spawn can import it): run the
     artifacts the worker sends, one at a time, until it sends None or goes away.
 
     ``memory_mb``: the address-space ceiling (a hostile file's stage gets MemoryError).
+    ``niceness``: how much lower this process's CPU priority is than the worker's, so that
+    a heavy stage yields the CPU to the status answers and bookkeeping beside it.
     SIGTERM and SIGINT are ignored: systemd and ``docker stop`` signal the server's whole
     process group, and the worker, not its stage host, decides what a stop means (it hands
     the file back to the queue, then ends this process)."""
@@ -130,6 +132,8 @@ def host_main(tasks: Any, conn: Any, abort: Any, memory_mb: int = 0) -> None:
     if memory_mb > 0:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if niceness > 0:
+        os.nice(niceness)
     while True:
         try:
             task = tasks.recv()
@@ -191,14 +195,14 @@ def resident_mb(pid: int | None) -> float:
 class StageHost:
     """The worker's handle on one stage host process."""
 
-    def __init__(self, mp: Any, memory_mb: int = 0, recycle_mb: int = 0) -> None:
+    def __init__(self, mp: Any, memory_mb: int = 0, recycle_mb: int = 0, niceness: int = 0) -> None:
         self.results, writer = mp.Pipe(duplex=False)
         tasks_reader, self.tasks = mp.Pipe(duplex=False)
         self.abort = mp.Event()
         self.recycle_mb = recycle_mb
         self.proc = mp.Process(
             target=host_main,
-            args=(tasks_reader, writer, self.abort, memory_mb),
+            args=(tasks_reader, writer, self.abort, memory_mb, niceness),
             name="stagecoach-stage-host",
         )
         self.proc.start()

@@ -218,8 +218,9 @@ class Worker:
                 if host.reusable:
                     return host
                 host.close()
+        s = self.settings
         return StageHost(
-            self.mp_context, self.settings.stage_memory_mb, self.settings.stage_host_recycle_mb
+            self.mp_context, s.stage_memory_mb, s.stage_host_recycle_mb, s.stage_niceness
         )
 
     def release_host(self, host: StageHost, *, reuse: bool) -> None:
