@@ -7,8 +7,9 @@ Cases (BENCH_POLL_CASES, comma-separated; all by default):
 - ``bare``: pending and running jobs with no files and no estimate;
 - ``real``: jobs of five files each, in varied states, running ones with a live estimate
   (``estimated_completion``, ETA band, per-file progress);
-- ``worker``: ``real`` while the embedded worker runs on the server's core (NOT YET: see
-  docs/performance.md).
+- ``worker``: ``real`` with the embedded worker on, transcribing a 3-minute recording
+  (uploaded through the API, re-uploaded whenever the last one finishes) on the server's
+  core the whole time.
 
 For each case: closed loop (wrk) with 100 and 1,000 connections: requests/s, p50, p99; and
 1,000 browser-like pollers, each asking every 2-5 s: p50, p99. Flower is measured once per
@@ -25,10 +26,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,7 +41,8 @@ JOBS = int(os.environ.get("BENCH_POLL_JOBS", "10000"))
 DURATION = int(os.environ.get("BENCH_POLL_SECONDS", "15"))
 POLLERS = int(os.environ.get("BENCH_POLL_POLLERS", "1000"))
 POLLER_SECONDS = int(os.environ.get("BENCH_POLL_POLLER_SECONDS", "40"))
-CASES = os.environ.get("BENCH_POLL_CASES", "bare,real").split(",")
+CASES = os.environ.get("BENCH_POLL_CASES", "bare,real,worker").split(",")
+RECORDING_MINUTES = float(os.environ.get("BENCH_POLL_RECORDING_MINUTES", "3"))
 FILES_PER_JOB = 5
 
 WRK_SCRIPT = """
@@ -97,14 +100,14 @@ def seed(url: str, data: Path, case: str = "bare") -> tuple[list[str], str]:
                 started_at=now if st is not JobStatus.PENDING else None,
                 last_progress_at=now,
             )
-            if case == "real" and st in (JobStatus.PENDING, JobStatus.PROCESSING):
+            if case != "bare" and st in (JobStatus.PENDING, JobStatus.PROCESSING):
                 job = job.evolve(
                     estimated_completion=now + timedelta(seconds=300),
                     eta_low=now + timedelta(seconds=240),
                     eta_high=now + timedelta(seconds=420),
                 )
             store.insert_job(conn, job)
-            if case == "real":
+            if case != "bare":
                 for n in range(FILES_PER_JOB):
                     fst = (
                         st
@@ -326,6 +329,59 @@ def flower(tasks: int) -> Iterator[tuple[str, Path]]:
             stop_processes(procs)
 
 
+class Transcriptions:
+    """Keeps the embedded worker transcribing: uploads a recording through the API and
+    uploads it again whenever the last one has ended, until stopped. The seeded jobs are
+    not claimable, so the worker runs only these."""
+
+    def __init__(self, base: str, tok: str, recording: Path) -> None:
+        self.base, self.tok, self.recording = base, tok, recording
+        self.done: list[dict] = []
+        self.busy_checks = self.checks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Transcriptions:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        from stagecoach.client import Client
+
+        with Client(self.base, self.tok) as c:
+            job = c.upload([self.recording], pipeline="audio")["job_id"]
+            while not self._stop.wait(0.5):
+                doc = c.status(job)
+                self.checks += 1
+                if doc["status"] == "processing":
+                    self.busy_checks += 1
+                if doc["status"] in ("completed", "failed", "cancelled"):
+                    self.done.append(doc)
+                    job = c.upload([self.recording], pipeline="audio")["job_id"]
+
+    def wait_until_transcribing(self, seconds: float = 120) -> None:
+        deadline = time.time() + seconds
+        while time.time() < deadline and self.busy_checks == 0:
+            time.sleep(0.2)
+        if self.busy_checks == 0:
+            raise RuntimeError("the worker never started transcribing")
+
+    def summary(self) -> str:
+        ok = sum(d["status"] == "completed" for d in self.done)
+        share = self.busy_checks / max(1, self.checks)
+        return f"transcribing {share:.0%} of the time, {ok}/{len(self.done)} recordings done"
+
+
+def _recording(work: Path) -> Path:
+    from bench.pipelines_bench import recording
+
+    return recording(work, "poll", RECORDING_MINUTES)
+
+
 def _wait_http(url: str, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -358,16 +414,17 @@ def main() -> None:
         fl = run_wrk(fbase, "none", fids, 100, FLOWER_PATH)
     _line("flower", "task info, closed loop, 100 conns", fl, f"non-2xx={fl['non2xx']:.0f}")
     for case in CASES:
-        if case == "worker":
-            print("worker    (the case with a transcription running is not measured yet)")
-            continue
         for kind in kinds:
             with database(kind) as (url, data):
                 ids, user = seed(url, data, case)
                 ids_file = data / "ids.txt"
                 ids_file.write_text("\n".join(ids))
-                with server(url, data, cpu=0) as base:
+                busy = case == "worker"
+                with server(url, data, cpu=0, worker=busy) as base, ExitStack() as stack:
                     tok = token(base, user, "poller-password")
+                    if busy:
+                        t = stack.enter_context(Transcriptions(base, tok, _recording(data)))
+                        t.wait_until_transcribing()
                     for conns in (100, 1000):
                         r = run_wrk(base, tok, ids_file, conns)
                         ratio = (
@@ -402,6 +459,8 @@ def main() -> None:
                         f"{float(p50):>8.2f} {float(p99):>8.2f}  errors={errs}",
                         flush=True,
                     )
+                    if busy:
+                        print(f"{kind:<9} worker: {t.summary()}", flush=True)
 
 
 if __name__ == "__main__":
