@@ -23,7 +23,8 @@ PAGE_CSP = (
     "frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
-# FastAPI's /docs and /redoc load their scripts from a CDN: only framing is forbidden there.
+# /docs runs Swagger UI's inline start-up script (its assets are ours, api/docs.py): only
+# framing is forbidden there.
 DOCS_CSP = "frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
 COMMON = [
