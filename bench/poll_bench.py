@@ -373,7 +373,14 @@ class Transcriptions:
     def summary(self) -> str:
         ok = sum(d["status"] == "completed" for d in self.done)
         share = self.busy_checks / max(1, self.checks)
-        return f"transcribing {share:.0%} of the time, {ok}/{len(self.done)} recordings done"
+        why = {
+            str((d.get("error") or {}).get("title"))
+            for d in self.done
+            if d["status"] != "completed"
+        }
+        return f"transcribing {share:.0%} of the time, {ok}/{len(self.done)} recordings done" + (
+            f" (others: {', '.join(sorted(why))})" if why else ""
+        )
 
 
 def _recording(work: Path) -> Path:
