@@ -95,3 +95,20 @@ def test_serve_on_a_taken_port_fails_first_in_one_line(cli_env, tmp_path):
     # before the URL, the admin's password or a worker, and before touching the database
     assert r.stdout == ""
     assert not (tmp_path / "data" / "stagecoach.db").exists()
+
+
+def test_streamlit_without_streamlit_says_how_to_install_it(cli_env):
+    # as on a machine without the extra: Streamlit cannot be found
+    script = (
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'streamlit' else real(n, *a)\n"
+        "from stagecoach.cli import main\n"
+        "sys.argv = ['stagecoach', 'streamlit']\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=cli_env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2
+    assert "pip install 'stagecoach[streamlit]'" in out.stderr, out.stderr

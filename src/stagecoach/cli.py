@@ -225,14 +225,14 @@ def streamlit_app(
     port: Annotated[int, typer.Option(help="Port the Streamlit app listens on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address the Streamlit app listens on.")] = "127.0.0.1",
 ) -> None:
-    """Run the Streamlit front end (needs `pip install 'stagecoach[streamlit]'`)."""
+    r"""Run the Streamlit front end (needs `pip install 'stagecoach\[streamlit]'`)."""
     import importlib.util
     import os
     import sys
     from pathlib import Path
 
     if importlib.util.find_spec("streamlit") is None:
-        err.print("Streamlit is not installed: pip install 'stagecoach[streamlit]'")
+        err.print("Streamlit is not installed: pip install 'stagecoach[streamlit]'", markup=False)
         raise typer.Exit(2)
     script = Path(__file__).parent / "streamlit" / "app.py"
     env = dict(os.environ)
