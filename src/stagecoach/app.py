@@ -77,6 +77,9 @@ def create_app(
                 calibration.stop()
             if worker is not None:
                 worker.stop()
+            # its threads end; a fresh pool (no threads until used) serves a later start
+            app.state.poll_pool.shutdown(wait=False, cancel_futures=True)
+            app.state.poll_pool = poll.thread_pool(settings.poll_threads)
             services.ctx.db.dispose()
 
     app = FastAPI(
@@ -91,6 +94,7 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.embedded_worker = embedded_worker
+    app.state.poll_pool = poll.thread_pool(settings.poll_threads)
     problems.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     token_ttl_hours: float = Field(
         24 * 30, description="Lifetime of API tokens and browser sessions, in hours."
     )
+    poll_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads that answer status polls (GET /api/v1/jobs/{id}/status) in "
+        "each server process. Few suffice: a poll holds its thread for well under a "
+        "millisecond on SQLite; raise it for a PostgreSQL server far away.",
+    )
     token_cache_seconds: float = Field(
         5,
         description="How long a process trusts a token it has checked before asking the "
