@@ -106,6 +106,12 @@ class Worker:
         self.progress_calls = 0
 
     @property
+    def idle_stage_pids(self) -> list[int]:
+        """Process ids of the stage processes waiting for a file."""
+        with self._lock:
+            return [h.proc.pid for h in self._hosts]
+
+    @property
     def stage_names(self) -> dict[str, list[str]]:
         return {name: p.stage_names for name, p in self.pipelines.items()}
 
@@ -120,6 +126,7 @@ class Worker:
         ]
         if self.queue.can_listen_for_work:
             loops.append((self._listen_for_work, "listen"))
+        loops.append((self._prewarm, "prewarm"))
         for target, name in loops:
             t = threading.Thread(target=target, name=f"worker-{name}", daemon=True)
             t.start()
@@ -224,11 +231,20 @@ class Worker:
         )
 
     def release_host(self, host: StageHost, *, reuse: bool) -> None:
-        if reuse and host.reusable and not self._stop.is_set():
+        if reuse and host.reusable:
             with self._lock:
-                self._hosts.append(host)
-            return
+                if not self._stop.is_set():  # under the lock: shutdown collects the hosts
+                    self._hosts.append(host)
+                    return
         host.close()
+
+    def _prewarm(self) -> None:
+        """Start one stage process (and the forkserver, with the stage modules) before the
+        first file comes, so the first file does not wait half a second for imports."""
+        try:
+            self.release_host(self.acquire_host(), reuse=True)
+        except Exception:  # the first file will start its own, and say what went wrong
+            log.warning("could not start a stage process ahead of work", exc_info=True)
 
     def runner_done(self, runner: FileRunner) -> None:
         with self._lock:
