@@ -194,7 +194,7 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
 ):
     if not db_url.startswith("postgresql"):
         pytest.skip("the crowd runs on PostgreSQL")
-    n_jobs = 200
+    n_jobs = 300
     f = make_file(b"c" * 64, "tiny.txt")
     ids = [make_job("trivial", [f]) for _ in range(n_jobs)]
     rng = random.Random(4)
@@ -211,8 +211,9 @@ def test_three_workers_random_sigkills_lose_nothing_and_finish_nothing_twice(
                 ).scalar_one()
             if active == 0:
                 break
-            time.sleep(rng.uniform(0.5, 1.5))
-            if kills < 6 and 20 < active < n_jobs - 10:  # the workers are up and busy
+            # kills a few tenths of a second apart: the crowd ends within seconds
+            time.sleep(rng.uniform(0.2, 0.6))
+            if kills < 6 and 10 < active < n_jobs - 10:  # the workers are up and busy
                 i = rng.randrange(len(workers))
                 workers[i].kill()
                 kills += 1
