@@ -14,14 +14,13 @@ import pytest
 from stagecoach.domain.errors import StageError
 from stagecoach.media.detect import Rejected, detect
 from stagecoach.media.probe import probe
-from stagecoach.pipelines.base import ArtifactInput
 from stagecoach.pipelines.dataset_read import XlsxReader
 from stagecoach.pipelines.document_extract import docx_content
-from stagecoach.worker.child import StageHost, StageSpec, resident_mb
+from stagecoach.worker.child import StageHost, resident_mb
 from stagecoach.worker.worker import mp_context
 from tests.media.bombs import docx_app_xml_bomb, docx_paragraph_bomb, xlsx_strings_bomb
 from tests.samples import docx_bytes, xlsx_bytes
-from tests.worker import memory_stages
+from tests.worker.stage_hosts import artifact, run_on
 
 
 @pytest.fixture(scope="module")
@@ -95,42 +94,12 @@ def _peak_mb(pid: int) -> float:
 # --- stage processes -----------------------------------------------------------------
 
 
-def _artifact(tmp_path: Path, **options: Any) -> ArtifactInput:
-    f = tmp_path / "f.bin"
-    f.write_bytes(b"x")
-    return ArtifactInput(
-        artifact_id="a1",
-        file_path=f,
-        original_name="f.bin",
-        file_type="other",
-        mime="application/octet-stream",
-        size=1,
-        sha256="",
-        media={},
-        work_dir=tmp_path,
-        results_dir=tmp_path,
-        options=options,
-    )
-
-
-SPEC = [StageSpec("Allocating", "items", memory_stages.allocate, memory_stages.one)]
-
-
-def _run(host: StageHost, artifact: ArtifactInput) -> tuple[Any, ...]:
-    host.submit(SPEC, artifact, 0.1)
-    while True:
-        assert host.results.poll(60), "the stage host went silent"
-        msg = host.results.recv()
-        if msg[0] in ("done", "error", "exception"):
-            return tuple(msg)
-
-
 @pytest.mark.slow
 def test_a_stage_process_cannot_pass_its_memory_ceiling(tmp_path):
     host = StageHost(mp_context(["tests.worker.memory_stages"]), memory_mb=700)
     try:
-        assert _run(host, _artifact(tmp_path, mb=100))[0] == "done"
-        result = _run(host, _artifact(tmp_path, mb=1024))
+        assert run_on(host, artifact(tmp_path, mb=100))[0] == "done"
+        result = run_on(host, artifact(tmp_path, mb=1024))
         assert result[:3] == ("exception", 0, "MemoryError")
     finally:
         host.close()
@@ -140,9 +109,9 @@ def test_a_stage_process_cannot_pass_its_memory_ceiling(tmp_path):
 def test_a_stage_host_that_grew_big_is_not_kept(tmp_path):
     host = StageHost(mp_context(["tests.worker.memory_stages"]), recycle_mb=200)
     try:
-        assert _run(host, _artifact(tmp_path, mb=10))[0] == "done"
+        assert run_on(host, artifact(tmp_path, mb=10))[0] == "done"
         assert host.reusable
-        assert _run(host, _artifact(tmp_path, mb=300, keep=True))[0] == "done"
+        assert run_on(host, artifact(tmp_path, mb=300, keep=True))[0] == "done"
         assert resident_mb(host.proc.pid) > 300
         assert not host.reusable  # the worker closes it instead of keeping it idle
     finally:

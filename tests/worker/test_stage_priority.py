@@ -9,33 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from stagecoach.pipelines.base import ArtifactInput
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.registry import Services
-from stagecoach.worker.child import StageSpec
 from stagecoach.worker.worker import Worker
-from tests.worker import memory_stages
 from tests.worker.pipelines import PIPELINES
-
-SPEC = [StageSpec("Allocating", "items", memory_stages.allocate, memory_stages.one)]
-
-
-def _artifact(tmp_path: Path) -> ArtifactInput:
-    f = tmp_path / "f.bin"
-    f.write_bytes(b"x")
-    return ArtifactInput(
-        artifact_id="a1",
-        file_path=f,
-        original_name="f.bin",
-        file_type="other",
-        mime="application/octet-stream",
-        size=1,
-        sha256="",
-        media={},
-        work_dir=tmp_path,
-        results_dir=tmp_path,
-        options={"mb": 1},
-    )
+from tests.worker.stage_hosts import artifact, run_on
 
 
 def _niceness_of_a_stage_host(make_settings, tmp_path: Path, **settings: int) -> int:
@@ -43,11 +21,8 @@ def _niceness_of_a_stage_host(make_settings, tmp_path: Path, **settings: int) ->
     worker = Worker(services.ctx, services.storage, PIPELINES)
     host = worker.acquire_host()
     try:
-        host.submit(SPEC, _artifact(tmp_path), 0.1)
-        while True:  # the host lowers its priority before it takes its first task
-            assert host.results.poll(60), "the stage host went silent"
-            if host.results.recv()[0] in ("done", "error", "exception"):
-                break
+        # the host lowers its priority before it takes its first task
+        assert run_on(host, artifact(tmp_path, mb=1))[0] == "done"
         return os.getpriority(os.PRIO_PROCESS, host.proc.pid) - os.getpriority(os.PRIO_PROCESS, 0)
     finally:
         host.close()

@@ -26,8 +26,8 @@ def _records(cls: type[R], result: CursorResult[Any]) -> list[R]:
 
 
 def _first(cls: type[R], result: CursorResult[Any]) -> R | None:
-    row = result.first()
-    return None if row is None else cls.from_rows(list(row._fields), [row])[0]
+    found = _records(cls, result)  # a read by key: at most one row
+    return found[0] if found else None
 
 
 def _job_values(job: Job) -> dict[str, Any]:
