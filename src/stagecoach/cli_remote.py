@@ -353,7 +353,10 @@ def results(
     download: Annotated[
         Path | None,
         typer.Option(
-            "--download", file_okay=False, help="Write every result file into this directory."
+            "--download",
+            file_okay=False,
+            help="Write every result file into this directory, under the name the pages give "
+            "it (the file's own name first, e.g. 'sales - story.md').",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -362,7 +365,14 @@ def results(
     show = Show(as_json)
     with _client(url, token) as client:
         found = client.results(job_id)
-        saved = [client.download(job_id, r["name"], download) for r in found] if download else []
+        saved = (
+            [
+                client.download(job_id, r["name"], download, as_name=r["download_name"])
+                for r in found
+            ]
+            if download
+            else []
+        )
     if as_json:
         return show.json({"job_id": job_id, "results": found, "saved": [str(p) for p in saved]})
     if download is not None:

@@ -283,6 +283,11 @@ def _ensure_reachable(exc: httpx.HTTPError) -> Unreachable:
     return Unreachable(str(exc) or type(exc).__name__)
 
 
+def _saved_name(name: str) -> str:
+    """The last part of a name only: a result name never picks the folder it lands in."""
+    return Path(name.replace("\\", "/")).name
+
+
 # --- sync ---------------------------------------------------------------------------------
 class Client:
     """One server, one bearer token. Use as a context manager, or call ``close()``."""
@@ -503,9 +508,12 @@ class Client:
         """The job's result files: name, size, mime, the file they came from."""
         return list(self._json(_Calls.results(job_id))["results"])
 
-    def download(self, job_id: str, name: str, folder: str | Path) -> Path:
-        """Save one result file into ``folder`` (made if missing); returns its path."""
-        target = Path(folder) / Path(name).name
+    def download(
+        self, job_id: str, name: str, folder: str | Path, *, as_name: str | None = None
+    ) -> Path:
+        """Save one result file into ``folder`` (made if missing), under ``as_name`` if given
+        (a listing's ``download_name``); returns its path."""
+        target = Path(folder) / _saved_name(as_name or name)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
         try:
@@ -699,9 +707,12 @@ class AsyncClient:
     async def results(self, job_id: str) -> list[dict[str, Any]]:
         return list((await self._json(_Calls.results(job_id)))["results"])
 
-    async def download(self, job_id: str, name: str, folder: str | Path) -> Path:
-        """Save one result file into ``folder`` (made if missing); returns its path."""
-        target = Path(folder) / Path(name).name
+    async def download(
+        self, job_id: str, name: str, folder: str | Path, *, as_name: str | None = None
+    ) -> Path:
+        """Save one result file into ``folder`` (made if missing), under ``as_name`` if given
+        (a listing's ``download_name``); returns its path."""
+        target = Path(folder) / _saved_name(as_name or name)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
         try:

@@ -48,8 +48,10 @@ def test_status_jobs_timeline_results_and_cases(signed_in, make_file, tmp_path):
     out = tmp_path / "out"
     r = signed_in("results", job_id, "--download", str(out))
     assert r.returncode == 0, r.stderr
+    listed = json.loads(signed_in("results", job_id, "--json").stdout)["results"]
+    as_saved = [x["download_name"] for x in listed]  # the names the pages give them
     saved = sorted(p.name for p in out.iterdir())
-    assert saved == sorted(names) and [str(out / n) for n in names] == r.stdout.split()
+    assert saved == sorted(as_saved) and [str(out / n) for n in as_saved] == r.stdout.splitlines()
 
     cases = [line.split("\t") for line in signed_in("cases").stdout.splitlines()]
     assert [c[:2] for c in cases] == [["Case 7", "1"]]
@@ -137,3 +139,18 @@ def test_bad_input_is_one_line_and_an_exit_code(signed_in, served, account, make
     one_line(signed_in("cases", "show", "No such case"), 4, "error: Not found")
     for r in (signed_in("status", "x"), cli("jobs", "--url", served.url)):
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_downloads_of_two_datasets_are_named_by_their_files(signed_in, make_file, tmp_path):
+    # both datasets make a story.md: on disk each carries its file's name, as on the pages
+    a = make_file("sales.csv", "region,amount\n" + "north,3\nsouth,5\n" * 20)
+    b = make_file("staff.csv", "team,people\n" + "ops,3\nlab,5\n" * 20)
+    r = signed_in("upload", str(a), str(b), "--json")
+    assert r.returncode == 0, r.stderr
+    job_id = json.loads(r.stdout)["job_id"]
+    assert signed_in("status", job_id, "--watch").returncode == 0
+    out = tmp_path / "out"
+    assert signed_in("results", job_id, "--download", str(out)).returncode == 0
+    saved = {p.name for p in out.iterdir()}
+    assert {"sales - story.md", "staff - profile.json"} <= saved, saved
+    assert not any(n.endswith(".part") for n in saved)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from stagecoach.domain.filenames import download_name
 from stagecoach.domain.records import Artifact, HistoryEntry, Job, User
 from stagecoach.domain.rollup import roll_up, status_note
 from stagecoach.domain.status import JobStatus
@@ -283,7 +284,13 @@ class UnitOfWork:
             return
         taken = queue_store.result_names(ch.conn, ch.job.job_id)
         for r in ch.results:
-            name = r.name if r.name not in taken else f"{r.artifact.position + 1}-{r.name}"
+            # Two files of a job may make the same name (two datasets, two story.md): the
+            # later one takes its file's name first, as its download does.
+            name = r.name
+            if name in taken:
+                name = download_name(r.artifact.filename, r.name)
+            if name in taken:  # two files of one name
+                name = f"{r.artifact.position + 1}-{name}"
             taken.add(name)
             queue_store.insert_result(
                 ch.conn,
