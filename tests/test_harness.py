@@ -1,5 +1,6 @@
-"""The test harness itself: with no tools to be found, the tool-dependent tests skip with a
-note counted in the summary line, and with STAGECOACH_TEST_REQUIRE_ALL=1 they fail."""
+"""The test harness itself: with no tools (or no PostgreSQL) to be found, the tests that need
+them skip with a note counted in the summary line, and with STAGECOACH_TEST_REQUIRE_ALL=1
+they fail."""
 
 from __future__ import annotations
 
@@ -72,3 +73,26 @@ def test_missing_tools_fail_when_all_are_required(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert outcomes and all(kind in ("failure", "error") for kind, _ in outcomes.values()), outcomes
     assert "STAGECOACH_TEST_REQUIRE_ALL=1 requires every tool" in proc.stdout
+
+
+@pytest.mark.slow
+def test_without_postgresql_its_tests_skip_with_a_note(tmp_path):
+    # a newcomer's machine: nothing answers where PostgreSQL would be
+    child_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COV_CORE_", "STAGECOACH_TEST_REQUIRE_"))
+    }
+    child_env["STAGECOACH_TEST_PG_URL"] = "postgresql+psycopg://postgres@127.0.0.1:1/postgres"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:cov", "-q", "-rs"]
+        + ["tests/api/test_access.py::test_healthz_checks_the_database"],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 1 skipped" in proc.stdout, proc.stdout
+    assert "NOTE: PostgreSQL was not reachable" in proc.stdout
