@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         "each server process. Few suffice: a poll holds its thread for well under a "
         "millisecond on SQLite; raise it for a PostgreSQL server far away.",
     )
+    status_cache_jobs: int = Field(
+        10_000,
+        ge=0,
+        description="Jobs whose records each server process keeps for status polls, checked "
+        "against the job's version at every poll, so never stale; 0 keeps none.",
+    )
     token_cache_seconds: float = Field(
         5,
         description="How long a process trusts a token it has checked before asking the "

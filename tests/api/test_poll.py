@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from stagecoach.domain.job_update import Report
 from stagecoach.services.context import ServiceContext
+from stagecoach.services.record_cache import RecordCache, stamp_of
 from stagecoach.services.registry import Services
 
 PROBLEM = "application/problem+json"
@@ -164,3 +166,48 @@ def test_the_poll_reads_off_the_event_loop(client, services, analyst, job_factor
     finally:
         event.remove(services.ctx.db.engine, "before_cursor_execute", record)
     assert on_loop and not any(on_loop), on_loop
+
+
+def test_a_polled_job_is_checked_by_its_stamp_and_a_change_elsewhere_shows(
+    client, services, settings, analyst, user_factory, login, job_factory, statements, clock
+):
+    user, h = analyst
+    job_id = job_factory(h)["job_id"]
+    client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing", "progress": 5}, headers=h)
+    first = poll(client, job_id, h)
+    assert first.status_code == 200 and first.json()["progress"] == 5
+    statements.clear()
+    again = poll(client, job_id, h)  # kept: one narrow read, neither the job row nor its files
+    assert again.status_code == 200 and again.json() == first.json()
+    assert len(statements) == 1 and "artifacts" not in statements[0], statements
+    # a change made by another process (its own services, the same database) shows at once
+    other = Services(ServiceContext.from_settings(settings, clock=clock))
+    try:
+        other.tracking.report(user, job_id, Report(progress=40, message="halfway there"))
+    finally:
+        other.ctx.db.dispose()
+    moved = poll(client, job_id, h).json()
+    assert moved["progress"] == 40 and moved["message"] == "halfway there"
+    # the records kept for one viewer open nothing to another
+    stranger = login(user_factory("analyst").username)
+    r = poll(client, job_id, stranger)
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+def test_the_kept_records_are_bounded_and_the_least_recent_go_first(
+    client, services, analyst, job_factory
+):
+    user, h = analyst
+    jobs = [services.tracking.get_job(user, job_factory(h)["job_id"]) for _ in range(3)]
+    kept = RecordCache(2)
+    for job in jobs:
+        kept.put(job, [])
+    assert len(kept) == 2 and jobs[0].job_id not in kept
+    assert kept.get(jobs[1].job_id, stamp_of(jobs[1])) == (jobs[1], [])
+    kept.put(jobs[0], [])  # jobs[1] was read last, so jobs[2] goes
+    assert jobs[2].job_id not in kept and jobs[1].job_id in kept
+    newer = (jobs[1].version + 1, jobs[1].updated_at, jobs[1].status)
+    assert kept.get(jobs[1].job_id, newer) is None  # another stamp: not these records
+    none = RecordCache(0)
+    none.put(jobs[0], [])
+    assert jobs[0].job_id not in none

@@ -26,6 +26,7 @@ from stagecoach.domain.status import ACTIVE, IllegalTransition, JobStatus, can_r
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound
 from stagecoach.services.estimates import Estimates
+from stagecoach.services.record_cache import RecordCache
 from stagecoach.services.unit_of_work import JobChange, UnitOfWork
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
@@ -50,6 +51,7 @@ class Tracking:
         self.ctx = ctx
         self.estimates = estimates
         self.uow = UnitOfWork(ctx, estimates)
+        self.polled = RecordCache(ctx.settings.status_cache_jobs)
 
     # --- create ------------------------------------------------------------------------
     def create_job(
@@ -171,17 +173,25 @@ class Tracking:
     ) -> tuple[str, dict[str, Any] | None]:
         """The poll: the status document and its ETag, read without a transaction and with
         no write. When ``if_none_match`` holds the current ETag the answer is ``(etag,
-        None)``: one narrow read, nothing built."""
+        None)``: one narrow read, nothing built. A job polled before is checked by that same
+        narrow read and built from the records kept then (``self.polled``)."""
         with self.ctx.db.read_each() as conn:
-            if if_none_match:
+            cached = None
+            if if_none_match or job_id in self.polled:
                 stamp = store.visible_job_stamp(conn, viewer, job_id)
                 if stamp is None:
                     raise NotFound(f"job {job_id} not found")
-                etag = status_etag(viewer, job_id, *stamp, self.ctx.clock())
-                if etag_matches(if_none_match, etag):
-                    return etag, None
-            job = self._visible(conn, viewer, job_id)
-            arts = store.job_artifacts(conn, job_id)
+                if if_none_match:
+                    etag = status_etag(viewer, job_id, *stamp, self.ctx.clock())
+                    if etag_matches(if_none_match, etag):
+                        return etag, None
+                cached = self.polled.get(job_id, stamp)
+            if cached is None:
+                job = self._visible(conn, viewer, job_id)
+                arts = store.job_artifacts(conn, job_id)
+                self.polled.put(job, arts)
+            else:
+                job, arts = cached
             pos = store.queue_position(conn, job)
         now = self.ctx.clock()
         return status_etag(viewer, job_id, job.version, job.updated_at, job.status, now), (
