@@ -170,6 +170,11 @@ def record(
             started = time.monotonic()
             rates = wait_for_calibration(url, data)
             print(f"  calibrated {len(rates)} stages in {time.monotonic() - started:.1f} s")
+            for key, rate in sorted(rates.items(), key=lambda kv: (kv[0].pipeline, kv[0].stage)):
+                print(
+                    f"    {key.pipeline}/{key.stage}: {rate.spu:.3g} s per unit, "
+                    f"start-up {rate.startup_seconds:.2f} s"
+                )
             if seeded is not None:
                 seeded.update(rates)
         headers = {"Authorization": f"Bearer {token(base)}"}

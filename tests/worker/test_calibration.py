@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from stagecoach.domain.progress import StageRun
 from stagecoach.domain.rates import RateKey, StageRate
 from stagecoach.pipelines.base import Pipeline
 from stagecoach.pipelines.checksum import CHECKSUM
 from stagecoach.pipelines.document import DOCUMENT
 from stagecoach.pipelines.local import SilentReporter, artifact_for_file, run_pipeline
 from stagecoach.pipelines.samples import Sample
-from stagecoach.services.calibration import Calibration
+from stagecoach.services.calibration import Calibration, fastest
 from stagecoach.services.context import ServiceContext
 from stagecoach.store import rates as rates_store
 from tests.worker.conftest import wait_for
@@ -166,3 +167,12 @@ def test_samples_run_through_their_pipelines(tmp_path):
         )
         timings = run_pipeline(pipeline, art, lambda st, total: SilentReporter(total))
         assert set(timings) == set(pipeline.stage_names)
+
+
+def test_each_stage_keeps_its_fastest_measured_run():
+    slow = [StageRun("Decoding", "audio_seconds", 6, 0.02), StageRun("Transcribing", "a", 6, 1.9)]
+    fast = [StageRun("Decoding", "audio_seconds", 6, 0.01), StageRun("Transcribing", "a", 6, 0.8)]
+    mixed = [StageRun("Decoding", "audio_seconds", 6, 0.03), StageRun("Transcribing", "a", 6, 0.7)]
+    assert fastest([slow, fast]) == fast
+    # a run disturbed in one stage only: each stage its own best, in the stages' order
+    assert fastest([fast, mixed]) == [fast[0], mixed[1]]
