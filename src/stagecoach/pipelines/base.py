@@ -85,6 +85,10 @@ class Pipeline:
     # a.wav"): called in the worker after the last stage, with work_dir and results_dir kept.
     ending: Callable[[ArtifactInput], str | None] | None = None
     accepts: tuple[str, ...] = ()  # file types it can take when asked for; () = file_types
+    # Modules its stages import on first use (pypdf, matplotlib): the worker's forkserver
+    # imports them once, so no stage process's first file waits for them (up to a second)
+    # and the pace learned from that file is the pace of every other. Missing ones are skipped.
+    preload: tuple[str, ...] = ()
 
     def takes(self, file_type: str) -> bool:
         """Whether the pipeline can process a file of this type (when asked for by name)."""

@@ -219,4 +219,5 @@ DATASET = Pipeline(
         Stage("Narrating", "columns", narrate_dataset, column_count),
     ),
     complete_message="Analysis complete!",
+    preload=("matplotlib.figure", "matplotlib.backends.backend_agg", "openpyxl"),
 )

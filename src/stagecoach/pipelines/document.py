@@ -205,4 +205,5 @@ DOCUMENT = Pipeline(
         Stage("Summarizing", "sentences", summarize_document, sentence_total),
     ),
     complete_message="Document processed!",
+    preload=("pypdf", "docx"),
 )

@@ -58,6 +58,18 @@ def mp_context(preload: list[str] | None = None) -> Any:
     return ctx
 
 
+def stage_modules(pipelines: Mapping[str, Pipeline]) -> list[str]:
+    """What the forkserver imports once, so a stage process starts in milliseconds: the
+    stage modules, what a re-import of the main module (the CLI) would pull in, and what
+    the stages import on first use (``Pipeline.preload``)."""
+    return [
+        "stagecoach.cli",
+        "stagecoach.worker.worker",
+        *sorted({s.run.__module__ for p in pipelines.values() for s in p.stages}),
+        *sorted({m for p in pipelines.values() for m in p.preload}),
+    ]
+
+
 class Worker:
     def __init__(
         self,
@@ -88,14 +100,7 @@ class Worker:
         estimates = Estimates(ctx, self.pipelines)
         self.queue = Queue(ctx, storage, estimates)
         self.housekeeping = Housekeeping(ctx, storage, estimates)
-        # Imported once by the forkserver, so a stage process starts in milliseconds: the
-        # stage modules, and what a re-import of the main module (the CLI) would pull in.
-        modules = [
-            "stagecoach.cli",
-            "stagecoach.worker.worker",
-            *sorted({s.run.__module__ for p in self.pipelines.values() for s in p.stages}),
-        ]
-        self.mp_context = mp_context(modules)
+        self.mp_context = mp_context(stage_modules(self.pipelines))
         self.runners: dict[str, FileRunner] = {}  # by artifact id
         self._hosts: list[StageHost] = []  # idle stage processes, reused
         self._lock = threading.Lock()
