@@ -26,7 +26,7 @@ from stagecoach.domain.status import ACTIVE, IllegalTransition, JobStatus, can_r
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.errors import Conflict, Invalid, NotFound
 from stagecoach.services.estimates import Estimates
-from stagecoach.services.record_cache import RecordCache
+from stagecoach.services.record_cache import RecordCache, stamp_of
 from stagecoach.services.unit_of_work import JobChange, UnitOfWork
 from stagecoach.store import files as files_store
 from stagecoach.store import jobs as store
@@ -194,7 +194,7 @@ class Tracking:
                 job, arts = cached
             pos = store.queue_position(conn, job)
         now = self.ctx.clock()
-        return status_etag(viewer, job_id, job.version, job.updated_at, job.status, now), (
+        return status_etag(viewer, job_id, *stamp_of(job), now), (
             self.build(job, arts, queue_position=pos)
         )
 
