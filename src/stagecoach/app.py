@@ -70,9 +70,12 @@ def create_app(
                 calibration = Calibration(services.ctx, worker.pipelines)
                 calibration.start()
         app.state.worker = worker
+        # The change-feed reader: live events, and the polls answered from memory.
+        await services.events.start()
         try:
             yield
         finally:
+            await services.events.aclose()
             if calibration is not None:
                 calibration.stop()
             if worker is not None:

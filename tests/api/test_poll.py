@@ -63,13 +63,19 @@ def test_304_answers_without_building_the_document(
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag
     assert built == []
-    # one narrow read of the job (the token is cached): no artifacts, no queue, no job row
+    # answered from memory: the change feed vouches for the job, the token is cached
+    assert statements == []
+    # a job the feed does not vouch for: one narrow read (no artifacts, no queue, no job row)
+    services.tracking.polled.forget([job_id])
+    assert poll(client, job_id, h, etag).status_code == 304 and built == []
     assert len(statements) == 1 and "artifacts" not in statements[0], statements
     # a tag list and a weak form of the tag match too; another tag builds the document
     assert poll(client, job_id, h, f'"x", W/{etag}').status_code == 304
     other = poll(client, job_id, h, '"not-it"')
     assert other.status_code == 200 and other.headers["etag"] == etag
-    assert other.json() == first.json() and built == [job_id]
+    assert other.json() == first.json()
+    services.tracking.polled.forget([job_id])
+    assert poll(client, job_id, h, '"not-it"').json() == first.json() and built == [job_id]
 
 
 def test_a_change_or_another_viewer_changes_the_etag(
@@ -176,22 +182,69 @@ def test_a_polled_job_is_checked_by_its_stamp_and_a_change_elsewhere_shows(
     client.patch(f"/api/v1/jobs/{job_id}", json={"status": "processing", "progress": 5}, headers=h)
     first = poll(client, job_id, h)
     assert first.status_code == 200 and first.json()["progress"] == 5
+    services.tracking.polled.forget([job_id])  # as if the feed had shown a change
     statements.clear()
     again = poll(client, job_id, h)  # kept: one narrow read, neither the job row nor its files
     assert again.status_code == 200 and again.json() == first.json()
     assert len(statements) == 1 and "artifacts" not in statements[0], statements
-    # a change made by another process (its own services, the same database) shows at once
+    statements.clear()
+    assert poll(client, job_id, h).json() == first.json() and statements == []  # vouched again
+    # a change made by another process (its own services, the same database) shows once this
+    # process's change-feed reader has read it: within its interval
     other = Services(ServiceContext.from_settings(settings, clock=clock))
     try:
         other.tracking.report(user, job_id, Report(progress=40, message="halfway there"))
     finally:
         other.ctx.db.dispose()
-    moved = poll(client, job_id, h).json()
-    assert moved["progress"] == 40 and moved["message"] == "halfway there"
+    changed = time.monotonic()
+    while (moved := poll(client, job_id, h).json())["progress"] != 40:
+        assert time.monotonic() - changed < 10 * settings.event_poll_interval + 2, moved
+        time.sleep(0.01)
+    assert moved["message"] == "halfway there"
     # the records kept for one viewer open nothing to another
     stranger = login(user_factory("analyst").username)
     r = poll(client, job_id, stranger)
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+    assert poll(client, job_id, stranger).status_code == 404  # and again, its owners known
+
+
+def test_a_manager_polls_the_team_from_memory_and_others_not_at_all(
+    client, services, user_factory, login, job_factory, statements
+):
+    manager = user_factory("manager")
+    member = user_factory("analyst", manager=manager.username)
+    outsider = user_factory("analyst")
+    mh, oh = login(manager.username), login(outsider.username)
+    job_id = job_factory(login(member.username))["job_id"]
+    first = poll(client, job_id, mh)
+    assert first.status_code == 200
+    statements.clear()
+    assert poll(client, job_id, mh, first.headers["etag"]).status_code == 304
+    assert statements == []
+    for _ in range(2):
+        r = poll(client, job_id, oh)
+        assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+def test_a_change_through_this_process_shows_at_once(client, services, analyst, job_factory):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    etag = poll(client, job_id, h).headers["etag"]
+    assert services.tracking.polled.vouched(job_id) is not None
+    client.post(f"/api/v1/jobs/{job_id}/cancel", headers=h)
+    r = poll(client, job_id, h, etag)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+
+
+def _kept(size: int, **kw: Any) -> RecordCache:
+    kept = RecordCache(size, **kw)
+    kept.feed_read()
+    return kept
+
+
+def _keep(kept: RecordCache, job: Any, epoch: int | None = None, **kw: Any) -> None:
+    epoch = kept.epoch if epoch is None else epoch
+    kept.keep(job, [], from_kept=False, position=None, epoch=epoch, **kw)
 
 
 def test_the_kept_records_are_bounded_and_the_least_recent_go_first(
@@ -199,15 +252,49 @@ def test_the_kept_records_are_bounded_and_the_least_recent_go_first(
 ):
     user, h = analyst
     jobs = [services.tracking.get_job(user, job_factory(h)["job_id"]) for _ in range(3)]
-    kept = RecordCache(2)
+    kept = _kept(2)
     for job in jobs:
-        kept.put(job, [])
+        _keep(kept, job)
     assert len(kept) == 2 and jobs[0].job_id not in kept
     assert kept.get(jobs[1].job_id, stamp_of(jobs[1])) == (jobs[1], [])
-    kept.put(jobs[0], [])  # jobs[1] was read last, so jobs[2] goes
+    _keep(kept, jobs[0])  # jobs[1] was read last, so jobs[2] goes
     assert jobs[2].job_id not in kept and jobs[1].job_id in kept
     newer = (jobs[1].version + 1, jobs[1].updated_at, jobs[1].status)
     assert kept.get(jobs[1].job_id, newer) is None  # another stamp: not these records
-    none = RecordCache(0)
-    none.put(jobs[0], [])
+    none = _kept(0)
+    _keep(none, jobs[0])
     assert jobs[0].job_id not in none
+
+
+def test_what_the_feed_vouches_for(client, services, analyst, job_factory):
+    user, h = analyst
+    a, b = (services.tracking.get_job(user, job_factory(h)["job_id"]) for _ in range(2))
+    kept = _kept(10)
+    _keep(kept, a)
+    assert kept.vouched(a.job_id) is not None
+    # a read begun before a change was forgotten vouches for nothing
+    epoch = kept.epoch
+    kept.forget([b.job_id])
+    _keep(kept, a, epoch=epoch)
+    assert kept.vouched(a.job_id) is None and kept.get(a.job_id, stamp_of(a)) == (a, [])
+    kept.revouch(a.job_id, stamp_of(a), kept.epoch)  # its stamp checked again
+    assert kept.vouched(a.job_id) is not None
+    # a waiting job's place moves with any other job's change
+    waiting = a.evolve(claimable=True)
+    _keep(kept, waiting)
+    _keep(kept, b)
+    kept.forget(["some-other-job"])
+    assert kept.vouched(a.job_id) is None and kept.vouched(b.job_id) is not None
+    kept.revouch(a.job_id, stamp_of(waiting), kept.epoch)  # no place read: still not
+    assert kept.vouched(a.job_id) is None
+    # a reader that has gone quiet vouches for nothing
+    quiet = _kept(10, silence=0.05)
+    _keep(quiet, b)
+    assert quiet.vouched(b.job_id) is not None
+    time.sleep(0.1)
+    assert quiet.vouched(b.job_id) is None
+    _keep(quiet, b)
+    assert quiet.vouched(b.job_id) is None
+    quiet.feed_read()
+    _keep(quiet, b)
+    assert quiet.vouched(b.job_id) is not None

@@ -2,11 +2,12 @@
 
 The hottest path of the service (every open page and client asks every few seconds). It is
 an ordinary route on the ordinary read path: authentication as everywhere else, the document
-from ``Tracking.build``. Its reads, the build and the JSON encoding run in a small thread
-pool of their own (``STAGECOACH_POLL_THREADS``), never on the event loop: a few threads
-hand the GIL back and forth far less than the forty of the shared pool, whose hand-offs
-cost more than the poll itself. ``If-None-Match`` with the current ETag is answered 304
-after one narrow read, without building the document.
+from ``Tracking.build``. A poll the change feed vouches for is answered from memory on the
+event loop, with no I/O (services/polls.py). The others run their reads, the build and the
+JSON encoding in a small thread pool of their own (``STAGECOACH_POLL_THREADS``), never on
+the event loop: a few threads hand the GIL back and forth far less than the forty of the
+shared pool. ``If-None-Match`` with the current ETag is answered 304 without building the
+document.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from stagecoach.api.deps import SESSION_COOKIE, token_user
+from stagecoach.api.deps import SESSION_COOKIE, bearer_token, token_user
 from stagecoach.api.schemas import JobStatusOut
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -36,14 +36,17 @@ async def job_status(job_id: str, request: Request) -> Response:
     h = request.headers
     authorization, session = h.get("authorization", ""), request.cookies.get(SESSION_COOKIE, "")
     if_none_match = h.get("if-none-match")
+    token = (bearer_token(authorization) or session).strip()
+    answer = services.polls.from_memory(token, job_id, if_none_match)
+    if answer is None:
 
-    def answer() -> tuple[str, bytes | None]:
-        user, _ = token_user(services, authorization, session)
-        etag, doc = services.tracking.poll(user, job_id, if_none_match)
-        return etag, None if doc is None else orjson.dumps(doc)
+        def from_database() -> tuple[str, bytes | None]:
+            user, _ = token_user(services, authorization, session)
+            return services.polls.from_database(user, job_id, if_none_match)  # type: ignore[no-any-return]
 
-    pool: ThreadPoolExecutor = request.app.state.poll_pool
-    etag, body = await asyncio.get_running_loop().run_in_executor(pool, answer)
+        pool: ThreadPoolExecutor = request.app.state.poll_pool
+        answer = await asyncio.get_running_loop().run_in_executor(pool, from_database)
+    etag, body = answer
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if body is None:
         return Response(status_code=304, headers=headers)

@@ -36,6 +36,8 @@ reconnects with Last-Event-ID."""
 PG_LOOKBACK_SECONDS = 2.0
 """PostgreSQL hands out event ids before commit, so a lower id can appear after a higher
 one; the reader re-reads this far back and skips what it already sent."""
+FEED_BATCH = 5000
+"""Feed rows read at once; a reader further behind reads again at once."""
 PG_SAFETY_POLL_SECONDS = 1.0
 """On PostgreSQL the reader also reads the feed this often, in case a NOTIFY was missed."""
 
@@ -75,9 +77,21 @@ builder the poll uses too), for the jobs that still exist."""
 
 
 class EventBroker:
-    def __init__(self, ctx: ServiceContext, documents: DocumentsFn) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        documents: DocumentsFn,
+        *,
+        on_changes: Callable[[list[str]], None] = lambda _ids: None,
+        on_read: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_changes``: the ids of jobs the feed showed changed; ``on_read``: the feed
+        was read through (every change in it was given to ``on_changes``). The status
+        poll's kept records follow both."""
         self.ctx = ctx
         self._documents = documents
+        self._on_changes = on_changes
+        self._on_read = on_read
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -93,7 +107,7 @@ class EventBroker:
 
     # --- subscribers ---------------------------------------------------------------------
     async def subscribe(self, viewer: User, job_id: str | None = None) -> Subscription:
-        await self._ensure_started()
+        await self.start()
         owners = await asyncio.to_thread(self._owners, viewer)
         sub = Subscription(owners=owners, job_id=job_id)
         self._subs.add(sub)
@@ -146,7 +160,8 @@ class EventBroker:
         return Event(eid, job_id, docs[job_id][0], sse_frame(eid, docs[job_id][1]))
 
     # --- the reader ------------------------------------------------------------------------
-    async def _ensure_started(self) -> None:
+    async def start(self) -> None:
+        """Start this process's reader (if it is not running on this loop already)."""
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
@@ -162,6 +177,9 @@ class EventBroker:
     async def _run(self) -> None:
         assert self._wake is not None and self._started is not None
         self._cursor = self._base = await asyncio.to_thread(self._last_id)
+        # What was read before the cursor was taken may hold a change the reader will never
+        # show: on_changes (of none) says so to whatever was reading then.
+        self._on_changes([])
         self._sent.clear()
         self._marks.clear()
         self._started.set()
@@ -173,15 +191,15 @@ class EventBroker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             self._wake.clear()
-            if not self._subs:
-                continue
             try:
-                events = await asyncio.to_thread(self._read_new, on_pg)
+                events, more = await asyncio.to_thread(self._read_new, on_pg)
             except Exception:  # a database hiccup must not end live updates for good
                 log.exception("reading the change feed failed; retrying")
                 await asyncio.sleep(interval)
                 continue
             self._publish(events)
+            if more:
+                self._wake.set()
 
     def _watch_local_commits(self) -> None:
         """A write committed by this very process wakes the reader at once; other
@@ -208,18 +226,21 @@ class EventBroker:
         self._commit_hook = True
 
     def _last_id(self) -> int:
-        with self.ctx.db.read() as conn:
+        with self.ctx.db.read_each() as conn:
             return feed.last_event_id(conn)
 
-    def _read_new(self, lookback: bool) -> list[Event]:
+    def _read_new(self, lookback: bool) -> tuple[list[Event], bool]:
+        """The new changes, as events for the subscribers (none without subscribers), and
+        whether the feed holds more than one read took."""
         floor = self._cursor
         if lookback:
             now = time.monotonic()
             while self._marks and now - self._marks[0][0] > PG_LOOKBACK_SECONDS:
                 self._base = self._marks.popleft()[1]
             floor = self._base
-        with self.ctx.db.read() as conn:
-            rows = feed.events_after(conn, floor)
+        with self.ctx.db.read_each() as conn:  # one statement, every interval: no BEGIN
+            rows = feed.events_after(conn, floor, limit=FEED_BATCH)
+        more = len(rows) == FEED_BATCH
         if lookback:
             rows = [r for r in rows if r["event_id"] not in self._sent]
             self._sent = {e for e in self._sent if e > floor}
@@ -228,11 +249,15 @@ class EventBroker:
             self._cursor = max(self._cursor, max(r["event_id"] for r in rows))
         if lookback:
             self._marks.append((time.monotonic(), self._cursor))
-        if not rows:
-            return []
         newest: dict[str, int] = {}
         for r in rows:
             newest[r["job_id"]] = max(newest.get(r["job_id"], 0), r["event_id"])
+        if newest:
+            self._on_changes(list(newest))
+        if not more:
+            self._on_read()
+        if not newest or not self._subs:
+            return [], more
         docs = self.documents(newest)
         events = [
             Event(eid, jid, docs[jid][0], sse_frame(eid, docs[jid][1]))
@@ -240,7 +265,7 @@ class EventBroker:
             if jid in docs
         ]
         events.sort(key=lambda e: e.event_id)
-        return events
+        return events, more
 
     def _publish(self, events: list[Event]) -> None:
         for ev in events:

@@ -9,7 +9,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from stagecoach.services.errors import (
     Unauthorized,
 )
 from stagecoach.store import accounts as store
+from stagecoach.store import events as events_store
 from stagecoach.store import login_limits as limits_store
 from stagecoach.store import team as team_store
 
@@ -60,6 +61,9 @@ class Accounts:
         # every poll.
         self._tokens: dict[str, tuple[float, datetime, tuple[User, str]]] = {}
         self._tokens_lock = threading.Lock()
+        # user id -> (read at, whose jobs they may see: None for everyone); for the polls
+        # answered from memory, trusted as long as a token is.
+        self._owners: dict[str, tuple[float, frozenset[str] | None]] = {}
 
     def create_user(
         self, username: str, password: str, role: str, manager: str | None = None
@@ -168,14 +172,23 @@ class Accounts:
                 "too many failed sign-ins; try again later", retry_after=max(1, math.ceil(wait))
             )
 
+    def known_token(self, token: str) -> tuple[User, str] | None:
+        """``user_for_token`` if this process checked the token in the last
+        `token_cache_seconds`, with no I/O; else None (ask ``user_for_token``)."""
+        hit = self._tokens.get(hash_token(token))
+        ttl = self.ctx.settings.token_cache_seconds
+        if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
+            return hit[2]
+        return None
+
     def user_for_token(self, token: str) -> tuple[User, str] | None:
         """The token's user. A token seen in the last `token_cache_seconds` is not looked up
         again, so a revocation made by another process takes effect within that time."""
+        found = self.known_token(token)
+        if found is not None:
+            return found
         key = hash_token(token)
         ttl = self.ctx.settings.token_cache_seconds
-        hit = self._tokens.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
-            return hit[2]
         with self.ctx.db.read_each() as conn:  # one statement: no transaction (every poll)
             row = store.user_for_token(conn, key, self.ctx.clock())
         found = None if row is None else (row[0], row[1])
@@ -200,6 +213,27 @@ class Accounts:
         event streams check their tokens with it."""
         with self.ctx.db.read() as conn:
             return store.live_token_ids(conn, token_ids, self.ctx.clock())
+
+    def known_owners(self, viewer: User) -> Callable[[str], bool] | None:
+        """Whether the viewer may see a job of a given owner, from what ``learn_owners``
+        read in the last `token_cache_seconds` (so a change of a manager's team takes effect
+        within that time, as a revocation does); None when that needs a read."""
+        hit = self._owners.get(viewer.user_id)
+        if hit is None or time.monotonic() - hit[0] >= self.ctx.settings.token_cache_seconds:
+            return None
+        owners = hit[1]
+        return _everyone if owners is None else owners.__contains__
+
+    def learn_owners(self, viewer: User) -> None:
+        """Read whose jobs the viewer may see, for ``known_owners``, unless it still knows."""
+        if self.known_owners(viewer) is not None or self.ctx.settings.token_cache_seconds <= 0:
+            return
+        with self.ctx.db.read_each() as conn:  # one statement, as the poll's reads
+            owners = events_store.visible_owner_ids(conn, viewer)
+        with self._tokens_lock:
+            if len(self._owners) > 10_000:
+                self._owners.clear()  # crude bound, as for tokens
+            self._owners[viewer.user_id] = (time.monotonic(), owners)
 
     def visible_users(self, viewer: User) -> list[User]:
         """Whose jobs the viewer may see: themselves, a manager's team, everyone for an admin."""
@@ -230,3 +264,7 @@ class Accounts:
         if user is None:
             raise NotFound("no such user")
         return user
+
+
+def _everyone(_owner_id: str) -> bool:
+    return True

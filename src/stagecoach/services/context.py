@@ -53,12 +53,25 @@ class ServiceContext:
     db: Database
     clock: Clock = field(default=utcnow)
     work_ready: WorkSignal = field(default_factory=WorkSignal)
+    on_jobs_changed: list[Callable[[list[str]], None]] = field(default_factory=list)
+    """Called with the ids of jobs a transaction of this process changed, once it commits
+    (the status poll forgets what it kept of them)."""
 
     def announce_work(self, conn: Connection) -> None:
         """A job became claimable in this transaction: once it commits, wake idle workers,
         in this process and (PostgreSQL NOTIFY) in others."""
         wakeups.announce_work(conn)
         after_commit(conn, self.work_ready.notify)
+
+    def jobs_changed(self, conn: Connection, job_ids: list[str]) -> None:
+        """``conn``'s transaction changes these jobs: tell ``on_jobs_changed`` once it
+        commits. Other processes learn it from the change feed."""
+        if self.on_jobs_changed:
+            after_commit(conn, lambda: self._tell_changed(job_ids))
+
+    def _tell_changed(self, job_ids: list[str]) -> None:
+        for listener in self.on_jobs_changed:
+            listener(job_ids)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> ServiceContext:

@@ -1,11 +1,18 @@
-"""The records of recently polled jobs, kept in the process and checked against the database.
+"""The records of recently polled jobs, kept in the process, and the answers built from them.
 
-A poll always reads the job's stamp (version, ``updated_at``, status), one narrow
-statement that also checks what the viewer may see. Every change of a job or one of its
-files bumps its version and ``updated_at`` in the same transaction, so a stamp equal to the
-one the records were read at means they are still the job's: the poll builds from them and
-skips reading the job row and its files. Nothing here is ever stale: a change in any process
-shows in the stamp of the next poll.
+A kept job is trusted in one of two ways.
+
+- Checked: the poll reads the job's stamp (version, ``updated_at``, status), one narrow
+  statement that also checks what the viewer may see. Every change of a job or one of its
+  files bumps its version and ``updated_at`` in the same transaction, so a stamp equal to
+  the one the records were read at means they are still the job's.
+- Vouched: while this process's change-feed reader is reading (``feed_read``) and has seen
+  no change of the job since its records were read, the poll answers from memory without
+  a database read, on the event loop. A change committed by this process forgets the job at
+  once (``forget``, from the unit of work's commit); one committed by another process is
+  forgotten when the reader next reads the feed: within ``event_poll_interval`` (0.25 s) on
+  SQLite, on its NOTIFY on PostgreSQL. A waiting job's place in the queue moves with any
+  other job's change, so any change forgets every vouched place.
 
 The records are kept pickled: bytes are nothing the garbage collector walks, and ten
 thousand jobs kept as objects made each full collection (a pause of every request on the
@@ -17,7 +24,10 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from stagecoach.domain.records import Artifact, Job
@@ -25,18 +35,48 @@ from stagecoach.domain.status import JobStatus
 
 Stamp = tuple[int, datetime, JobStatus]
 
+FEED_SILENCE_SECONDS = 3.0
+"""A reader that has not read the feed for this long vouches for nothing: the polls check
+stamps again until it reads (a database outage, a blocked loop)."""
+REVOUCH_SECONDS = 30.0
+"""A vouched job is checked against its stamp again after this long, whatever the feed
+said: a bound on a change the feed could not show (a PostgreSQL feed row committed more
+than the reader's look-back after it was numbered)."""
+
 
 def stamp_of(job: Job) -> Stamp:
     return (job.version, job.updated_at, job.status)
 
 
+@dataclass(slots=True)
+class Kept:
+    job_id: str
+    stamp: Stamp
+    owner_id: str
+    records: bytes  # pickled (job, files)
+    position: int | None  # the job's place in the queue, read with the records
+    positioned: bool  # waiting to be claimed: the place moves with other jobs
+    vouched_at: float | None  # monotonic; None: check the stamp
+    built: tuple[int | None, bytes] | None = None
+    """The encoded document last built from these records, and the second it was built in
+    (None: a job whose document does not move with the clock)."""
+
+    def load(self) -> tuple[Job, list[Artifact]]:
+        job, arts = pickle.loads(self.records)
+        return job, arts
+
+
 class RecordCache:
     """Least recently used first out, at most ``size`` jobs (0: keep none)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, silence: float = FEED_SILENCE_SECONDS) -> None:
         self._size = size
-        self._items: OrderedDict[str, tuple[Stamp, bytes]] = OrderedDict()
+        self._silence = silence
+        self._items: OrderedDict[str, Kept] = OrderedDict()
+        self._positioned: set[str] = set()
         self._lock = threading.Lock()
+        self._epoch = 0  # one more at each forget: a read begun before it vouches for nothing
+        self._feed_read_at = float("-inf")
 
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._items
@@ -44,22 +84,101 @@ class RecordCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def epoch(self) -> int:
+        """Read before reading a job's records; ``put`` vouches for them only if no change
+        was forgotten in between."""
+        return self._epoch
+
     def get(self, job_id: str, stamp: Stamp) -> tuple[Job, list[Artifact]] | None:
         """The job and its files if they were read at ``stamp``, else None."""
         with self._lock:
             item = self._items.get(job_id)
-            if item is None or item[0] != stamp:
+            if item is None or item.stamp != stamp:
                 return None
             self._items.move_to_end(job_id)
-        job, arts = pickle.loads(item[1])
-        return job, arts
+        return item.load()
 
-    def put(self, job: Job, arts: list[Artifact]) -> None:
+    def vouched(self, job_id: str) -> Kept | None:
+        """The kept job if the change feed vouches for it, else None (check its stamp)."""
+        item = self._items.get(job_id)
+        if item is None or item.vouched_at is None:
+            return None
+        now = time.monotonic()
+        if now - self._feed_read_at > self._silence:
+            return None
+        if now - item.vouched_at > REVOUCH_SECONDS:
+            return None
+        return item
+
+    def keep(
+        self,
+        job: Job,
+        arts: list[Artifact],
+        *,
+        from_kept: bool,
+        position: int | None,
+        epoch: int,
+        built: tuple[int | None, bytes] | None = None,
+    ) -> None:
+        """Keep what a poll read (it read ``epoch`` first), and the encoded document if it
+        built one. Records that came from here are not pickled again: their stamp was just
+        checked, which vouches for them anew."""
         if self._size <= 0:
             return
-        kept = pickle.dumps((job, arts), protocol=pickle.HIGHEST_PROTOCOL)
+        records = None if from_kept else pickle.dumps((job, arts), pickle.HIGHEST_PROTOCOL)
+        positioned = job.status is JobStatus.PENDING and job.claimable
+        stamp = stamp_of(job)
         with self._lock:
-            self._items[job.job_id] = (stamp_of(job), kept)
+            now = time.monotonic()
+            live = epoch == self._epoch and now - self._feed_read_at <= self._silence
+            item = self._items.get(job.job_id)
+            same = item is not None and item.stamp == stamp
+            if records is None:
+                if item is None or not same:
+                    return  # replaced meanwhile by a newer read
+                records = item.records
+            if built is None and item is not None and same:
+                built = item.built
+            self._items[job.job_id] = Kept(
+                job_id=job.job_id,
+                stamp=stamp,
+                owner_id=job.owner_id,
+                records=records,
+                position=position,
+                positioned=positioned,
+                vouched_at=now if live else None,
+                built=built,
+            )
             self._items.move_to_end(job.job_id)
+            if positioned:
+                self._positioned.add(job.job_id)
+            else:
+                self._positioned.discard(job.job_id)
             while len(self._items) > self._size:
-                self._items.popitem(last=False)
+                old, _ = self._items.popitem(last=False)
+                self._positioned.discard(old)
+
+    def revouch(self, job_id: str, stamp: Stamp, epoch: int) -> None:
+        """A poll found the job's stamp unchanged (it read ``epoch`` first): the kept
+        records are vouched for again, unless their place in the queue would need a read."""
+        with self._lock:
+            item = self._items.get(job_id)
+            if item is None or item.stamp != stamp or item.positioned or epoch != self._epoch:
+                return
+            if time.monotonic() - self._feed_read_at <= self._silence:
+                item.vouched_at = time.monotonic()
+
+    def forget(self, job_ids: Iterable[str]) -> None:
+        """These jobs changed: check their stamps again, and every waiting job's place."""
+        with self._lock:
+            self._epoch += 1
+            for job_id in (*job_ids, *self._positioned):
+                item = self._items.get(job_id)
+                if item is not None:
+                    item.vouched_at = None
+            self._positioned.clear()
+
+    def feed_read(self) -> None:
+        """The change-feed reader has read the feed and forgotten every change in it."""
+        self._feed_read_at = time.monotonic()

@@ -14,6 +14,7 @@ from stagecoach.services.estimates import Estimates
 from stagecoach.services.files import Files
 from stagecoach.services.housekeeping import Housekeeping
 from stagecoach.services.metrics import Metrics
+from stagecoach.services.polls import Polls
 from stagecoach.services.queue import Queue
 from stagecoach.services.reprocess import Reprocess
 from stagecoach.services.results import Results
@@ -44,12 +45,22 @@ class Services:
         return Tracking(self.ctx, self.estimates)
 
     @cached_property
+    def polls(self) -> Polls:
+        return Polls(self.accounts, self.tracking)
+
+    @cached_property
     def storage(self) -> Storage:
         return open_storage(self.ctx.settings)
 
     @cached_property
     def events(self) -> EventBroker:
-        return EventBroker(self.ctx, self.tracking.documents_by_id)
+        polled = self.tracking.polled
+        return EventBroker(
+            self.ctx,
+            self.tracking.documents_by_id,
+            on_changes=polled.forget,
+            on_read=polled.feed_read,
+        )
 
     @cached_property
     def uploads(self) -> Uploads:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from stagecoach.domain.contract import PipelineWords, status_document
@@ -52,6 +53,7 @@ class Tracking:
         self.estimates = estimates
         self.uow = UnitOfWork(ctx, estimates)
         self.polled = RecordCache(ctx.settings.status_cache_jobs)
+        ctx.on_jobs_changed.append(self.polled.forget)
 
     # --- create ------------------------------------------------------------------------
     def create_job(
@@ -122,14 +124,19 @@ class Tracking:
         return job
 
     def build(
-        self, job: Job, arts: list[Artifact], *, queue_position: int | None = None
+        self,
+        job: Job,
+        arts: list[Artifact],
+        *,
+        queue_position: int | None = None,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
         """The status document of ``job``: the one builder the poll, the job, the list, the
         live events and the CLI all show."""
         return status_document(
             job,
             arts,
-            self.ctx.clock(),
+            now or self.ctx.clock(),
             stall_after=self.ctx.settings.stall_after,
             queue_position=queue_position,
             words=self.words(job, arts),
@@ -175,6 +182,61 @@ class Tracking:
         no write. When ``if_none_match`` holds the current ETag the answer is ``(etag,
         None)``: one narrow read, nothing built. A job polled before is checked by that same
         narrow read and built from the records kept then (``self.polled``)."""
+        epoch = self.polled.epoch
+        etag, read = self._poll_read(viewer, job_id, if_none_match, epoch)
+        if read is None:
+            return etag, None
+        job, arts, pos, now, from_kept = read
+        self.polled.keep(job, arts, from_kept=from_kept, position=pos, epoch=epoch)
+        return etag, self.build(job, arts, queue_position=pos, now=now)
+
+    def poll_encoded(
+        self, viewer: User, job_id: str, if_none_match: str | None = None
+    ) -> tuple[str, bytes | None]:
+        """``poll``, its document encoded and kept with the records for ``poll_kept``."""
+        epoch = self.polled.epoch
+        etag, read = self._poll_read(viewer, job_id, if_none_match, epoch)
+        if read is None:
+            return etag, None
+        job, arts, pos, now, from_kept = read
+        body = orjson.dumps(self.build(job, arts, queue_position=pos, now=now))
+        self.polled.keep(
+            job,
+            arts,
+            from_kept=from_kept,
+            position=pos,
+            epoch=epoch,
+            built=(_second(job, now), body),
+        )
+        return etag, body
+
+    def poll_kept(
+        self, viewer: User, sees: Callable[[str], bool], job_id: str, if_none_match: str | None
+    ) -> tuple[str, bytes | None] | None:
+        """``poll_encoded`` from memory, with no I/O (it runs on the event loop): the answer
+        if the change feed vouches for the job's kept records and ``sees`` (the viewer's
+        cached visibility) lets the viewer see its owner, else None."""
+        kept = self.polled.vouched(job_id)
+        if kept is None or not sees(kept.owner_id):
+            return None  # the database answers, a job of someone else's as a missing one
+        now = self.ctx.clock()
+        etag = status_etag(viewer, job_id, *kept.stamp, now)
+        if if_none_match and etag_matches(if_none_match, etag):
+            return etag, None
+        second = int(now.timestamp()) if kept.stamp[2] in ACTIVE else None
+        built = kept.built
+        if built is None or built[0] != second:
+            job, arts = kept.load()
+            body = orjson.dumps(self.build(job, arts, queue_position=kept.position, now=now))
+            built = (second, body)
+            kept.built = built
+        return etag, built[1]
+
+    def _poll_read(
+        self, viewer: User, job_id: str, if_none_match: str | None, epoch: int
+    ) -> tuple[str, tuple[Job, list[Artifact], int | None, datetime, bool] | None]:
+        """The reads of a poll: ``(etag, None)`` when ``if_none_match`` matched, else the
+        etag and (job, files, place in the queue, now, whether the records were kept)."""
         with self.ctx.db.read_each() as conn:
             cached = None
             if if_none_match or job_id in self.polled:
@@ -184,19 +246,18 @@ class Tracking:
                 if if_none_match:
                     etag = status_etag(viewer, job_id, *stamp, self.ctx.clock())
                     if etag_matches(if_none_match, etag):
+                        self.polled.revouch(job_id, stamp, epoch)
                         return etag, None
                 cached = self.polled.get(job_id, stamp)
             if cached is None:
                 job = self._visible(conn, viewer, job_id)
                 arts = store.job_artifacts(conn, job_id)
-                self.polled.put(job, arts)
             else:
                 job, arts = cached
             pos = store.queue_position(conn, job)
         now = self.ctx.clock()
-        return status_etag(viewer, job_id, *stamp_of(job), now), (
-            self.build(job, arts, queue_position=pos)
-        )
+        read = (job, arts, pos, now, cached is not None)
+        return status_etag(viewer, job_id, *stamp_of(job), now), read
 
     def get_job(self, viewer: User, job_id: str) -> Job:
         with self.ctx.db.read() as conn:
@@ -352,6 +413,12 @@ def new_artifact(job: Job, f: Mapping[str, Any], position: int, pipeline: str | 
         row_count=f.get("row_count"),
         size=f.get("size"),
     )
+
+
+def _second(job: Job, now: datetime) -> int | None:
+    """The second a document built ``now`` holds for: a waiting or running job's moves with
+    the clock (as its ETag does), a settled job's does not."""
+    return int(now.timestamp()) if job.status in ACTIVE else None
 
 
 def error_from_body(body: dict[str, Any] | None) -> JobError | None:

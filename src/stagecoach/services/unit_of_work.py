@@ -254,6 +254,8 @@ class UnitOfWork:
         store.append_history(conn, ch.history)
         for name in ch.counters:
             queue_store.bump_counter(conn, name)
+        if news:
+            self.ctx.jobs_changed(conn, [job.job_id])
         if news and not ch.quiet:
             store.record_change(conn, job, now)
         if any(_became_claimable(ch.stored[aid], a) for aid, a in ch.artifacts.items()):
@@ -344,6 +346,7 @@ class UnitOfWork:
         ch.note("created", message, attempt=0)
         store.append_history(conn, ch.history)
         store.record_change(conn, job, now)
+        self.ctx.jobs_changed(conn, [job.job_id])
         if any(_claimable(a) for a in artifacts):
             self.ctx.announce_work(conn)
         after_commit(conn, lambda: self.after(ch))

@@ -533,7 +533,14 @@ class _Upload:
         await self._remove_blobs()
         if self.files:
             ids = [f.file_id for f in self.files]
-            await self._db(lambda c: uploads_store.discard(c, self.job_id, ids))
+            job_id = self.job_id
+
+            def discard(c: Connection) -> None:
+                uploads_store.discard(c, job_id, ids)
+                if job_id is not None:
+                    self.u.ctx.jobs_changed(c, [job_id])
+
+            await self._db(discard)
 
     async def fail(self, error: JobError, why: str) -> None:
         """The upload broke off: the job is failed with ``error``, partial blobs removed."""
