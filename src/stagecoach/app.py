@@ -90,6 +90,9 @@ def create_app(
         version=__version__,
         description="Track files through processing: status, stage, progress, time left.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks asked the global providers on every request (a
+        # tenth of a poll answered from memory); stagecoach's figures are at /metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         openapi_tags=[compat.OPENAPI_TAG],
         docs_url=None,  # api/docs.py serves it from the package, offline
         redoc_url=None,  # it, too, would load from a CDN; /docs is the one documented
@@ -101,7 +104,7 @@ def create_app(
     problems.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (health, auth, poll, jobs, uploads, files, cases, results, metrics, compat):
+    for module in (poll, health, auth, jobs, uploads, files, cases, results, metrics, compat):
         app.include_router(module.router)
     docs.install(app)
     web.install(app)  # pages, static files and live events

@@ -28,10 +28,23 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
     "/{job_id}/status",
     response_model=JobStatusOut,
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
-    openapi_extra={"security": [{"OAuth2PasswordBearer": []}]},
+    openapi_extra={
+        "security": [{"OAuth2PasswordBearer": []}],
+        # Declared here, not as a parameter: FastAPI's parameter solving cost a fifth of
+        # the poll answered from memory.
+        "parameters": [
+            {
+                "name": "job_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": "Job Id"},
+            }
+        ],
+    },
 )
-async def job_status(job_id: str, request: Request) -> Response:
+async def job_status(request: Request) -> Response:
     """The compact status for polling, with a strong ETag; If-None-Match answers 304."""
+    job_id: str = request.path_params["job_id"]
     services = request.app.state.services
     h = request.headers
     authorization, session = h.get("authorization", ""), request.cookies.get(SESSION_COOKIE, "")
