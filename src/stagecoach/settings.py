@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     status_cache_jobs: int = Field(
         10_000,
         ge=0,
-        description="Jobs whose records each server process keeps for status polls, checked "
-        "against the job's version at every poll, so never stale; 0 keeps none.",
+        description="Jobs whose records each server process keeps for status polls, "
+        "answered from memory while the change feed shows no change of the job; 0 keeps "
+        "none.",
     )
     token_cache_seconds: float = Field(
         5,
@@ -134,7 +135,9 @@ class Settings(BaseSettings):
         "and of the Streamlit front end.",
     )
     event_poll_interval: float = Field(
-        0.25, description="Seconds between reads of the SQLite change feed for live events."
+        0.25,
+        description="Seconds between reads of the SQLite change feed for live events and "
+        "for the status polls answered from memory.",
     )
 
     # --- processing ----------------------------------------------------------------------
