@@ -52,11 +52,11 @@ def test_304_answers_without_building_the_document(
     first = poll(client, job_id, h)
     etag = first.headers["etag"]
     built: list[str] = []
-    real_build = services.tracking.build
+    real_part = services.tracking._settled  # the first half of every document built
     monkeypatch.setattr(
         services.tracking,
-        "build",
-        lambda job, *a, **k: built.append(job.job_id) or real_build(job, *a, **k),
+        "_settled",
+        lambda job, *a, **k: built.append(job.job_id) or real_part(job, *a, **k),
     )
     statements.clear()
     again = poll(client, job_id, h, etag)
@@ -298,3 +298,24 @@ def test_what_the_feed_vouches_for(client, services, analyst, job_factory):
     quiet.feed_read()
     _keep(quiet, b)
     assert quiet.vouched(b.job_id) is not None
+
+
+def test_a_running_job_from_memory_in_a_new_second_is_the_document_built_afresh(
+    client, services, settings, analyst, job_factory, clock, statements
+):
+    _, h = analyst
+    job_id = job_factory(h, duration_total=100, unit="audio_seconds")["job_id"]
+    for progress in (10, 30):  # two reports: a pace to estimate from
+        body = {"status": "processing", "progress": progress, "duration_processed": progress}
+        assert client.patch(f"/api/v1/jobs/{job_id}", json=body, headers=h).status_code == 200
+        clock.advance(2)
+    first = poll(client, job_id, h).json()
+    assert first["eta_seconds"] is not None and not first["stalled"]
+    for seconds in (3, settings.stall_after):  # the ETA counts down; then it stalls
+        clock.advance(seconds)
+        statements.clear()
+        from_memory = poll(client, job_id, h).json()
+        assert statements == []
+        services.tracking.polled.forget([job_id])
+        assert from_memory == poll(client, job_id, h).json()  # read and built afresh
+    assert from_memory["stalled"] and from_memory["eta_seconds"] < first["eta_seconds"]

@@ -135,17 +135,28 @@ def status_document(
     words: PipelineWords = PipelineWords(),
     base_url: str = "/api/v1",
 ) -> dict[str, Any]:
-    eta_seconds: float | None = None
-    if job.estimated_completion is not None and job.status in (
-        JobStatus.PENDING,
-        JobStatus.PROCESSING,
-    ):
-        eta_seconds = max(0.0, round((job.estimated_completion - now).total_seconds(), 1))
-    stalled_for: float | None = None
-    if job.status is JobStatus.PROCESSING and job.last_progress_at is not None:
-        quiet = (now - job.last_progress_at).total_seconds()
-        if job.stalled or quiet >= stall_after:
-            stalled_for = quiet
+    """The status document of ``job`` at ``now``: its settled part, then what moves with
+    the clock. The poll keeps a running job's settled part and fills in the clock's fields
+    each second (``document_at``) instead of building it all again."""
+    settled = settled_document(
+        job, artifacts, queue_position=queue_position, words=words, base_url=base_url
+    )
+    return document_at(settled, job, now, stall_after=stall_after)
+
+
+def settled_document(
+    job: Job,
+    artifacts: list[Artifact],
+    *,
+    queue_position: int | None = None,
+    words: PipelineWords = PipelineWords(),
+    base_url: str = "/api/v1",
+) -> dict[str, Any]:
+    """Everything of the document that does not move with the clock. The fields that do
+    (eta_seconds, eta_text, eta_confidence, stalled, stalled_seconds) hold placeholders,
+    in their places, until ``document_at`` fills them."""
+    active = job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+    has_eta = job.estimated_completion is not None and active
     processing_duration = None
     if job.finished_at is not None and job.started_at is not None:
         processing_duration = round((job.finished_at - job.started_at).total_seconds(), 3)
@@ -165,9 +176,7 @@ def status_document(
         **counts.to_dict(),
         "pipeline": job.pipeline,
         "current_stage": job.current_stage,
-        "stage_line": stage_line(job, artifacts)
-        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
-        else None,
+        "stage_line": stage_line(job, artifacts) if active else None,
         "stages": job.stages,
         "progress": round(job.progress, 1),
         "message": job.message or message_for(job, artifacts, queue_position, words),
@@ -175,20 +184,18 @@ def status_document(
         "started_at": iso(job.started_at),
         "updated_at": iso(job.updated_at),
         "finished_at": iso(job.finished_at),
-        "estimated_completion": iso(job.estimated_completion) if eta_seconds is not None else None,
-        "eta_seconds": eta_seconds,
-        "eta_low": iso(job.eta_low) if eta_seconds is not None else None,
-        "eta_high": iso(job.eta_high) if eta_seconds is not None else None,
-        "eta_text": eta_text(eta_seconds, job.progress, stalled_for)
-        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
-        else None,
-        "eta_confidence": eta_confidence(job, eta_seconds, now, stalled=stalled_for is not None),
+        "estimated_completion": iso(job.estimated_completion) if has_eta else None,
+        "eta_seconds": None,
+        "eta_low": iso(job.eta_low) if has_eta else None,
+        "eta_high": iso(job.eta_high) if has_eta else None,
+        "eta_text": None,
+        "eta_confidence": None,
         "queue_position": queue_position if job.status is JobStatus.PENDING else None,
         "duration_processed": job.duration_processed,
         "duration_total": job.duration_total,
         "unit": job.unit,
-        "stalled": stalled_for is not None,
-        "stalled_seconds": round(stalled_for, 1) if stalled_for is not None else None,
+        "stalled": False,
+        "stalled_seconds": None,
         "error": job.error,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
@@ -199,6 +206,28 @@ def status_document(
         "artifacts": [artifact_document(a) for a in artifacts],
         "links": links,
     }
+
+
+def document_at(
+    settled: dict[str, Any], job: Job, now: datetime, *, stall_after: float
+) -> dict[str, Any]:
+    """``settled`` (of ``job``) with the fields that move with the clock, as of ``now``."""
+    active = job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+    eta_seconds: float | None = None
+    if job.estimated_completion is not None and active:
+        eta_seconds = max(0.0, round((job.estimated_completion - now).total_seconds(), 1))
+    stalled_for: float | None = None
+    if job.status is JobStatus.PROCESSING and job.last_progress_at is not None:
+        quiet = (now - job.last_progress_at).total_seconds()
+        if job.stalled or quiet >= stall_after:
+            stalled_for = quiet
+    doc = dict(settled)
+    doc["eta_seconds"] = eta_seconds
+    doc["eta_text"] = eta_text(eta_seconds, job.progress, stalled_for) if active else None
+    doc["eta_confidence"] = eta_confidence(job, eta_seconds, now, stalled=stalled_for is not None)
+    doc["stalled"] = stalled_for is not None
+    doc["stalled_seconds"] = round(stalled_for, 1) if stalled_for is not None else None
+    return doc
 
 
 def stall_deadline(job: Job, stall_after: float) -> datetime | None:

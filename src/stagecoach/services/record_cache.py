@@ -29,6 +29,9 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
@@ -60,6 +63,16 @@ class Kept:
     built: tuple[int | None, bytes] | None = None
     """The encoded document last built from these records, and the second it was built in
     (None: a job whose document does not move with the clock)."""
+    settled: tuple[bytes, bytes] | None = None
+    """A waiting or running job alone (pickled) and its document's settled part (JSON): a
+    new second fills in the clock's fields without unpickling the files or building anew
+    (about 10 us against 65)."""
+
+    def load_settled(self) -> tuple[Job, dict[str, Any]]:
+        """The job and its document's settled part (``Tracking.build``'s first half)."""
+        assert self.settled is not None
+        job = pickle.loads(self.settled[0])
+        return job, orjson.loads(self.settled[1])
 
     def load(self) -> tuple[Job, list[Artifact]]:
         job, arts = pickle.loads(self.records)
@@ -120,15 +133,20 @@ class RecordCache:
         position: int | None,
         epoch: int,
         built: tuple[int | None, bytes] | None = None,
+        settled: dict[str, Any] | None = None,
     ) -> None:
         """Keep what a poll read (it read ``epoch`` first), and the encoded document if it
-        built one. Records that came from here are not pickled again: their stamp was just
-        checked, which vouches for them anew."""
+        built one (with its settled part, for a job whose document moves with the clock).
+        Records that came from here are not pickled again: their stamp was just checked,
+        which vouches for them anew."""
         if self._size <= 0:
             return
         records = None if from_kept else pickle.dumps((job, arts), pickle.HIGHEST_PROTOCOL)
         positioned = job.status is JobStatus.PENDING and job.claimable
         stamp = stamp_of(job)
+        kept_settled = None
+        if settled is not None:
+            kept_settled = (pickle.dumps(job, pickle.HIGHEST_PROTOCOL), orjson.dumps(settled))
         with self._lock:
             now = time.monotonic()
             live = epoch == self._epoch and now - self._feed_read_at <= self._silence
@@ -139,7 +157,7 @@ class RecordCache:
                     return  # replaced meanwhile by a newer read
                 records = item.records
             if built is None and item is not None and same:
-                built = item.built
+                built, kept_settled = item.built, item.settled
             self._items[job.job_id] = Kept(
                 job_id=job.job_id,
                 stamp=stamp,
@@ -149,6 +167,7 @@ class RecordCache:
                 positioned=positioned,
                 vouched_at=now if live else None,
                 built=built,
+                settled=kept_settled,
             )
             self._items.move_to_end(job.job_id)
             if positioned:

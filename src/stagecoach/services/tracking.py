@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.contract import PipelineWords, status_document
+from stagecoach.domain.contract import PipelineWords, document_at, settled_document
 from stagecoach.domain.errors import JobError
 from stagecoach.domain.job_update import Outcome, Report, apply_report
 from stagecoach.domain.queue_rules import reset_artifact
@@ -133,14 +133,19 @@ class Tracking:
     ) -> dict[str, Any]:
         """The status document of ``job``: the one builder the poll, the job, the list, the
         live events and the CLI all show."""
-        return status_document(
-            job,
-            arts,
-            now or self.ctx.clock(),
-            stall_after=self.ctx.settings.stall_after,
-            queue_position=queue_position,
-            words=self.words(job, arts),
+        return self._at(self._settled(job, arts, queue_position), job, now or self.ctx.clock())
+
+    def _settled(
+        self, job: Job, arts: list[Artifact], queue_position: int | None
+    ) -> dict[str, Any]:
+        """``build``'s first half: what does not move with the clock."""
+        return settled_document(
+            job, arts, queue_position=queue_position, words=self.words(job, arts)
         )
+
+    def _at(self, settled: dict[str, Any], job: Job, now: datetime) -> dict[str, Any]:
+        """``build``'s second half: the fields that move with the clock, at ``now``."""
+        return document_at(settled, job, now, stall_after=self.ctx.settings.stall_after)
 
     def document(
         self, conn: Connection, job: Job, arts: list[Artifact] | None = None
@@ -199,14 +204,17 @@ class Tracking:
         if read is None:
             return etag, None
         job, arts, pos, now, from_kept = read
-        body = orjson.dumps(self.build(job, arts, queue_position=pos, now=now))
+        settled = self._settled(job, arts, pos)
+        body = orjson.dumps(self._at(settled, job, now))
+        second = _second(job, now)
         self.polled.keep(
             job,
             arts,
             from_kept=from_kept,
             position=pos,
             epoch=epoch,
-            built=(_second(job, now), body),
+            built=(second, body),
+            settled=settled if second is not None else None,
         )
         return etag, body
 
@@ -226,9 +234,13 @@ class Tracking:
         second = int(now.timestamp()) if kept.stamp[2] in ACTIVE else None
         built = kept.built
         if built is None or built[0] != second:
-            job, arts = kept.load()
-            body = orjson.dumps(self.build(job, arts, queue_position=kept.position, now=now))
-            built = (second, body)
+            if kept.settled is not None:  # a running job in a new second: its clock moved
+                job, settled = kept.load_settled()
+                doc = self._at(settled, job, now)
+            else:
+                job, arts = kept.load()
+                doc = self.build(job, arts, queue_position=kept.position, now=now)
+            built = (second, orjson.dumps(doc))
             kept.built = built
         return etag, built[1]
 
