@@ -118,7 +118,7 @@ class RecordCache:
         if item is None or item.vouched_at is None:
             return None
         now = time.monotonic()
-        if now - self._feed_read_at > self._silence:
+        if not self._feed_live(now):
             return None
         if now - item.vouched_at > REVOUCH_SECONDS:
             return None
@@ -149,7 +149,7 @@ class RecordCache:
             kept_settled = (pickle.dumps(job, pickle.HIGHEST_PROTOCOL), orjson.dumps(settled))
         with self._lock:
             now = time.monotonic()
-            live = epoch == self._epoch and now - self._feed_read_at <= self._silence
+            live = epoch == self._epoch and self._feed_live(now)
             item = self._items.get(job.job_id)
             same = item is not None and item.stamp == stamp
             if records is None:
@@ -185,7 +185,7 @@ class RecordCache:
             item = self._items.get(job_id)
             if item is None or item.stamp != stamp or item.positioned or epoch != self._epoch:
                 return
-            if time.monotonic() - self._feed_read_at <= self._silence:
+            if self._feed_live(time.monotonic()):
                 item.vouched_at = time.monotonic()
 
     def forget(self, job_ids: Iterable[str]) -> None:
@@ -197,6 +197,10 @@ class RecordCache:
                 if item is not None:
                     item.vouched_at = None
             self._positioned.clear()
+
+    def _feed_live(self, now: float) -> bool:
+        """Whether the change-feed reader has read the feed recently enough to vouch."""
+        return now - self._feed_read_at <= self._silence
 
     def feed_read(self) -> None:
         """The change-feed reader has read the feed and forgotten every change in it."""
