@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from stagecoach.domain.job_update import Report
 from stagecoach.services.context import ServiceContext
-from stagecoach.services.record_cache import RecordCache, stamp_of
+from stagecoach.services.record_cache import RENEW_AFTER_SECONDS, RecordCache, stamp_of
 from stagecoach.services.registry import Services
 
 PROBLEM = "application/problem+json"
@@ -319,3 +319,68 @@ def test_a_running_job_from_memory_in_a_new_second_is_the_document_built_afresh(
         services.tracking.polled.forget([job_id])
         assert from_memory == poll(client, job_id, h).json()  # read and built afresh
     assert from_memory["stalled"] and from_memory["eta_seconds"] < first["eta_seconds"]
+
+
+def test_a_watched_job_is_renewed_before_its_vouching_lapses(
+    client, settings, analyst, job_factory, clock
+):
+    user, h = analyst
+    watched, changed, idle = (job_factory(h)["job_id"] for _ in range(3))
+    reader = Services(ServiceContext.from_settings(settings, clock=clock))  # another process
+    try:
+        kept = reader.tracking.polled
+        kept.feed_read()  # its change-feed reader is live (it is not running: the test is)
+        for job_id in (watched, changed, idle):
+            reader.tracking.poll_encoded(user, job_id)
+        aged = time.monotonic() - RENEW_AFTER_SECONDS - 1
+        for job_id in (watched, changed, idle):
+            item = kept.vouched(job_id)  # a poll from memory: the job is watched
+            assert item is not None
+            item.vouched_at = aged
+        item.served_at = aged - 1  # ...but not the idle one, not since it was vouched for
+        # a change its feed has not shown yet
+        r = client.patch(f"/api/v1/jobs/{changed}", json={"status": "processing"}, headers=h)
+        assert r.status_code == 200
+        reader.tracking.feed_read()  # the reader's pass: the due stamps read in one go
+        renewed = kept.vouched(watched)
+        assert renewed is not None and renewed.vouched_at > aged
+        assert kept.vouched(changed) is None  # its stamp moved: its next poll reads it
+        assert kept.vouched(idle) is not None and kept.vouched(idle).vouched_at == aged
+        _, body = reader.tracking.poll_encoded(user, changed)
+        assert body is not None and b'"status":"processing"' in body
+    finally:
+        reader.ctx.db.dispose()
+
+
+def test_a_token_polled_steadily_is_renewed_in_the_background_until_revoked(
+    client, make_settings, analyst, clock
+):
+    user, h = analyst
+    token = h["Authorization"].split()[1]
+    ttl = 1.0  # wide margins around its halves on a busy machine
+    settings = make_settings(token_cache_seconds=ttl)
+    mine = Services(ServiceContext.from_settings(settings, clock=clock))
+    other = Services(ServiceContext.from_settings(settings, clock=clock))  # another process
+    try:
+        acc = mine.accounts
+        queued: list[Any] = []
+        _, token_id = acc.user_for_token(token)
+        acc.learn_owners(user)
+        assert acc.known_token(token, queued.append) is not None and queued == []  # fresh
+        time.sleep(ttl / 2 + 0.05)
+        assert acc.known_token(token, queued.append) is not None
+        assert acc.known_owners(user, queued.append) is not None
+        assert acc.known_token(token, queued.append) is not None  # once while it runs
+        assert len(queued) == 2
+        for renew in queued:
+            renew()
+        queued.clear()
+        time.sleep(ttl / 2 + 0.05)  # past the first check's age: known by its renewal
+        assert acc.known_token(token, queued.append) is not None and len(queued) == 1
+        other.accounts.revoke(token_id)
+        queued[0]()  # the renewal finds the revocation
+        assert acc.known_token(token, queued.append) is None
+        assert acc.user_for_token(token) is None
+    finally:
+        mine.ctx.db.dispose()
+        other.ctx.db.dispose()

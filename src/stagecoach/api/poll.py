@@ -50,14 +50,14 @@ async def job_status(request: Request) -> Response:
     authorization, session = h.get("authorization", ""), request.cookies.get(SESSION_COOKIE, "")
     if_none_match = h.get("if-none-match")
     token = (bearer_token(authorization) or session).strip()
-    answer = services.polls.from_memory(token, job_id, if_none_match)
+    pool: ThreadPoolExecutor = request.app.state.poll_pool
+    answer = services.polls.from_memory(token, job_id, if_none_match, pool.submit)
     if answer is None:
 
         def from_database() -> tuple[str, bytes | None]:
             user, _ = token_user(services, authorization, session)
             return services.polls.from_database(user, job_id, if_none_match)  # type: ignore[no-any-return]
 
-        pool: ThreadPoolExecutor = request.app.state.poll_pool
         answer = await asyncio.get_running_loop().run_in_executor(pool, from_database)
     etag, body = answer
     headers = {"ETag": etag, "Cache-Control": "no-cache"}

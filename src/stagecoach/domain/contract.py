@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from stagecoach.domain.progress_text import eta_text, status_message
 from stagecoach.domain.records import Artifact, Job
@@ -62,8 +62,37 @@ ESTIMATING_SPREAD = 2.0
 ROUGH_SPREAD = 0.5
 
 
+class Clock(NamedTuple):
+    """What of a job the fields that move with the clock are made from (``clock_fields``):
+    a running job's poll keeps this, not the whole job."""
+
+    status: JobStatus
+    progress: float
+    stalled: bool
+    started_at: datetime | None
+    updated_at: datetime
+    estimated_completion: datetime | None
+    eta_low: datetime | None
+    eta_high: datetime | None
+    last_progress_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> Clock:
+        return cls(
+            job.status,
+            job.progress,
+            job.stalled,
+            job.started_at,
+            job.updated_at,
+            job.estimated_completion,
+            job.eta_low,
+            job.eta_high,
+            job.last_progress_at,
+        )
+
+
 def eta_confidence(
-    job: Job, eta_seconds: float | None, now: datetime, *, stalled: bool = False
+    job: Job | Clock, eta_seconds: float | None, now: datetime, *, stalled: bool = False
 ) -> str | None:
     """How sure the estimate is: "estimating" (no evidence yet), "rough" or "good".
 
@@ -185,17 +214,12 @@ def settled_document(
         "updated_at": iso(job.updated_at),
         "finished_at": iso(job.finished_at),
         "estimated_completion": iso(job.estimated_completion) if has_eta else None,
-        "eta_seconds": None,
         "eta_low": iso(job.eta_low) if has_eta else None,
         "eta_high": iso(job.eta_high) if has_eta else None,
-        "eta_text": None,
-        "eta_confidence": None,
         "queue_position": queue_position if job.status is JobStatus.PENDING else None,
         "duration_processed": job.duration_processed,
         "duration_total": job.duration_total,
         "unit": job.unit,
-        "stalled": False,
-        "stalled_seconds": None,
         "error": job.error,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
@@ -205,29 +229,46 @@ def settled_document(
         "expired": job.expired_at is not None,
         "artifacts": [artifact_document(a) for a in artifacts],
         "links": links,
+        # The fields that move with the clock, last (CLOCK_FIELDS): the poll encodes the
+        # rest once and appends these each second.
+        "eta_seconds": None,
+        "eta_text": None,
+        "eta_confidence": None,
+        "stalled": False,
+        "stalled_seconds": None,
     }
+
+
+CLOCK_FIELDS = ("eta_seconds", "eta_text", "eta_confidence", "stalled", "stalled_seconds")
+"""The document's fields that move with the clock; ``settled_document`` puts them last."""
 
 
 def document_at(
     settled: dict[str, Any], job: Job, now: datetime, *, stall_after: float
 ) -> dict[str, Any]:
     """``settled`` (of ``job``) with the fields that move with the clock, as of ``now``."""
-    active = job.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+    return {**settled, **clock_fields(Clock.of(job), now, stall_after=stall_after)}
+
+
+def clock_fields(clock: Clock, now: datetime, *, stall_after: float) -> dict[str, Any]:
+    """The fields of CLOCK_FIELDS, in that order, as of ``now``."""
+    active = clock.status in (JobStatus.PENDING, JobStatus.PROCESSING)
     eta_seconds: float | None = None
-    if job.estimated_completion is not None and active:
-        eta_seconds = max(0.0, round((job.estimated_completion - now).total_seconds(), 1))
+    if clock.estimated_completion is not None and active:
+        eta_seconds = max(0.0, round((clock.estimated_completion - now).total_seconds(), 1))
     stalled_for: float | None = None
-    if job.status is JobStatus.PROCESSING and job.last_progress_at is not None:
-        quiet = (now - job.last_progress_at).total_seconds()
-        if job.stalled or quiet >= stall_after:
+    if clock.status is JobStatus.PROCESSING and clock.last_progress_at is not None:
+        quiet = (now - clock.last_progress_at).total_seconds()
+        if clock.stalled or quiet >= stall_after:
             stalled_for = quiet
-    doc = dict(settled)
-    doc["eta_seconds"] = eta_seconds
-    doc["eta_text"] = eta_text(eta_seconds, job.progress, stalled_for) if active else None
-    doc["eta_confidence"] = eta_confidence(job, eta_seconds, now, stalled=stalled_for is not None)
-    doc["stalled"] = stalled_for is not None
-    doc["stalled_seconds"] = round(stalled_for, 1) if stalled_for is not None else None
-    return doc
+    stalled = stalled_for is not None
+    return {
+        "eta_seconds": eta_seconds,
+        "eta_text": eta_text(eta_seconds, clock.progress, stalled_for) if active else None,
+        "eta_confidence": eta_confidence(clock, eta_seconds, now, stalled=stalled),
+        "stalled": stalled,
+        "stalled_seconds": round(stalled_for, 1) if stalled_for is not None else None,
+    }
 
 
 def stall_deadline(job: Job, stall_after: float) -> datetime | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import secrets
@@ -50,6 +51,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
+log = logging.getLogger("stagecoach.accounts")
+
+Background = Callable[[Callable[[], None]], object]
+"""Runs a call off the event loop (the poll's thread pool's ``submit``)."""
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -64,6 +71,7 @@ class Accounts:
         # user id -> (read at, whose jobs they may see: None for everyone); for the polls
         # answered from memory, trusted as long as a token is.
         self._owners: dict[str, tuple[float, frozenset[str] | None]] = {}
+        self._renewing: set[str] = set()  # the cached checks being renewed in the background
 
     def create_user(
         self, username: str, password: str, role: str, manager: str | None = None
@@ -172,14 +180,23 @@ class Accounts:
                 "too many failed sign-ins; try again later", retry_after=max(1, math.ceil(wait))
             )
 
-    def known_token(self, token: str) -> tuple[User, str] | None:
+    def known_token(
+        self, token: str, background: Background | None = None
+    ) -> tuple[User, str] | None:
         """``user_for_token`` if this process checked the token in the last
-        `token_cache_seconds`, with no I/O; else None (ask ``user_for_token``)."""
-        hit = self._tokens.get(hash_token(token))
-        ttl = self.ctx.settings.token_cache_seconds
-        if hit is not None and time.monotonic() - hit[0] < ttl and self.ctx.clock() < hit[1]:
-            return hit[2]
-        return None
+        `token_cache_seconds`, with no I/O; else None (ask ``user_for_token``). Given
+        ``background`` (a way to run a call off the event loop), a check past half its age
+        is renewed there, once, so that a token polled steadily is never found expired."""
+        key = hash_token(token)
+        hit = self._tokens.get(key)
+        if hit is None or self.ctx.clock() >= hit[1]:
+            return None
+        age, ttl = time.monotonic() - hit[0], self.ctx.settings.token_cache_seconds
+        if age >= ttl:
+            return None
+        if background is not None and age >= ttl / 2:
+            self._renew("token:" + key, lambda: self._look_up_token(key), background)
+        return hit[2]
 
     def user_for_token(self, token: str) -> tuple[User, str] | None:
         """The token's user. A token seen in the last `token_cache_seconds` is not looked up
@@ -187,8 +204,11 @@ class Accounts:
         found = self.known_token(token)
         if found is not None:
             return found
-        key = hash_token(token)
+        return self._look_up_token(hash_token(token))
+
+    def _look_up_token(self, key: str) -> tuple[User, str] | None:
         ttl = self.ctx.settings.token_cache_seconds
+        checked = time.monotonic()  # before the read: the cache is trusted from then
         with self.ctx.db.read_each() as conn:  # one statement: no transaction (every poll)
             row = store.user_for_token(conn, key, self.ctx.clock())
         found = None if row is None else (row[0], row[1])
@@ -198,8 +218,26 @@ class Accounts:
             elif ttl > 0:
                 if len(self._tokens) > 10_000:
                     self._tokens.clear()  # crude bound; refills from the database
-                self._tokens[key] = (time.monotonic(), row[2], (row[0], row[1]))
+                self._tokens[key] = (checked, row[2], (row[0], row[1]))
         return found
+
+    def _renew(self, what: str, read: Callable[[], object], background: Background) -> None:
+        """Run ``read`` through ``background`` unless a renewal of ``what`` is running."""
+        with self._tokens_lock:
+            if what in self._renewing:
+                return
+            self._renewing.add(what)
+
+        def renew() -> None:
+            try:
+                read()
+            except Exception:  # the next poll past the cache's age asks the database itself
+                log.exception("renewing a cached check failed")
+            finally:
+                with self._tokens_lock:
+                    self._renewing.discard(what)
+
+        background(renew)
 
     def revoke(self, token_id: str) -> None:
         with self.ctx.db.write() as conn:
@@ -214,13 +252,21 @@ class Accounts:
         with self.ctx.db.read() as conn:
             return store.live_token_ids(conn, token_ids, self.ctx.clock())
 
-    def known_owners(self, viewer: User) -> Callable[[str], bool] | None:
+    def known_owners(
+        self, viewer: User, background: Background | None = None
+    ) -> Callable[[str], bool] | None:
         """Whether the viewer may see a job of a given owner, from what ``learn_owners``
         read in the last `token_cache_seconds` (so a change of a manager's team takes effect
-        within that time, as a revocation does); None when that needs a read."""
+        within that time, as a revocation does); None when that needs a read. Renewed
+        through ``background`` past half its age, as ``known_token``."""
         hit = self._owners.get(viewer.user_id)
-        if hit is None or time.monotonic() - hit[0] >= self.ctx.settings.token_cache_seconds:
+        if hit is None:
             return None
+        age, ttl = time.monotonic() - hit[0], self.ctx.settings.token_cache_seconds
+        if age >= ttl:
+            return None
+        if background is not None and age >= ttl / 2:
+            self._renew("owners:" + viewer.user_id, lambda: self._read_owners(viewer), background)
         owners = hit[1]
         return _everyone if owners is None else owners.__contains__
 
@@ -228,12 +274,16 @@ class Accounts:
         """Read whose jobs the viewer may see, for ``known_owners``, unless it still knows."""
         if self.known_owners(viewer) is not None or self.ctx.settings.token_cache_seconds <= 0:
             return
+        self._read_owners(viewer)
+
+    def _read_owners(self, viewer: User) -> None:
+        checked = time.monotonic()
         with self.ctx.db.read_each() as conn:  # one statement, as the poll's reads
             owners = events_store.visible_owner_ids(conn, viewer)
         with self._tokens_lock:
             if len(self._owners) > 10_000:
                 self._owners.clear()  # crude bound, as for tokens
-            self._owners[viewer.user_id] = (time.monotonic(), owners)
+            self._owners[viewer.user_id] = (checked, owners)
 
     def visible_users(self, viewer: User) -> list[User]:
         """Whose jobs the viewer may see: themselves, a manager's team, everyone for an admin."""

@@ -11,7 +11,7 @@ teaches memory the answer.
 from __future__ import annotations
 
 from stagecoach.domain.records import User
-from stagecoach.services.accounts import Accounts
+from stagecoach.services.accounts import Accounts, Background
 from stagecoach.services.tracking import Tracking
 
 Answer = tuple[str, bytes | None]
@@ -23,12 +23,20 @@ class Polls:
         self.accounts = accounts
         self.tracking = tracking
 
-    def from_memory(self, token: str, job_id: str, if_none_match: str | None) -> Answer | None:
-        """The answer, with no I/O, or None: ask ``from_database``."""
-        found = self.accounts.known_token(token) if token else None
+    def from_memory(
+        self,
+        token: str,
+        job_id: str,
+        if_none_match: str | None,
+        background: Background | None = None,
+    ) -> Answer | None:
+        """The answer, with no I/O, or None: ask ``from_database``. The token's check and
+        the viewer's visibility are renewed through ``background`` before they lapse, so
+        steady polling keeps being answered here (``Accounts.known_token``)."""
+        found = self.accounts.known_token(token, background) if token else None
         if found is None:
             return None
-        sees = self.accounts.known_owners(found[0])
+        sees = self.accounts.known_owners(found[0], background)
         if sees is None:
             return None
         return self.tracking.poll_kept(found[0], sees, job_id, if_none_match)

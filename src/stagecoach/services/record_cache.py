@@ -29,10 +29,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import orjson
-
+from stagecoach.domain.contract import Clock
 from stagecoach.domain.records import Artifact, Job
 from stagecoach.domain.status import JobStatus
 
@@ -45,6 +43,13 @@ REVOUCH_SECONDS = 30.0
 """A vouched job is checked against its stamp again after this long, whatever the feed
 said: a bound on a change the feed could not show (a PostgreSQL feed row committed more
 than the reader's look-back after it was numbered)."""
+RENEW_AFTER_SECONDS = REVOUCH_SECONDS / 2
+"""A vouched job still being polled is re-checked in the background (``due``, ``renew``)
+once its vouching is this old, so that it never lapses into a database poll while it is
+watched: ten thousand jobs kept at one moment would otherwise all fall to the database
+together, REVOUCH_SECONDS later."""
+RENEW_BATCH = 1000
+RENEW_EVERY_SECONDS = 0.5
 
 
 def stamp_of(job: Job) -> Stamp:
@@ -63,16 +68,11 @@ class Kept:
     built: tuple[int | None, bytes] | None = None
     """The encoded document last built from these records, and the second it was built in
     (None: a job whose document does not move with the clock)."""
-    settled: tuple[bytes, bytes] | None = None
-    """A waiting or running job alone (pickled) and its document's settled part (JSON): a
-    new second fills in the clock's fields without unpickling the files or building anew
-    (about 10 us against 65)."""
-
-    def load_settled(self) -> tuple[Job, dict[str, Any]]:
-        """The job and its document's settled part (``Tracking.build``'s first half)."""
-        assert self.settled is not None
-        job = pickle.loads(self.settled[0])
-        return job, orjson.loads(self.settled[1])
+    served_at: float = float("-inf")
+    """When a poll was last answered from these records (monotonic): renewed only if so."""
+    settled: tuple[Clock, bytes] | None = None
+    """A waiting or running job's clock and its document's settled part, encoded: a new
+    second appends the clock's fields, without unpickling or building anything."""
 
     def load(self) -> tuple[Job, list[Artifact]]:
         job, arts = pickle.loads(self.records)
@@ -90,6 +90,7 @@ class RecordCache:
         self._lock = threading.Lock()
         self._epoch = 0  # one more at each forget: a read begun before it vouches for nothing
         self._feed_read_at = float("-inf")
+        self._swept_at = float("-inf")
 
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._items
@@ -122,7 +123,39 @@ class RecordCache:
             return None
         if now - item.vouched_at > REVOUCH_SECONDS:
             return None
+        item.served_at = now
         return item
+
+    def due(self, now: float) -> list[tuple[str, Stamp]]:
+        """The vouched jobs polled since they were vouched for whose vouching is
+        RENEW_AFTER_SECONDS old (at most RENEW_BATCH, and none if asked again within
+        RENEW_EVERY_SECONDS): ``renew`` them with their stamps read after ``now``."""
+        if now - self._swept_at < RENEW_EVERY_SECONDS:
+            return []
+        self._swept_at = now
+        out = []
+        for item in list(self._items.values()):
+            at = item.vouched_at
+            # A waiting job's place in the queue would need a read: its next poll checks.
+            if at is None or item.positioned or item.served_at <= at:
+                continue
+            if now - at > RENEW_AFTER_SECONDS:
+                out.append((item.job_id, item.stamp))
+                if len(out) >= RENEW_BATCH:
+                    break
+        return out
+
+    def renew(self, asked: list[tuple[str, Stamp]], found: dict[str, Stamp], at: float) -> None:
+        """``found``: the stamps of the ``due`` jobs, read after ``at``. A job still kept
+        at the stamp read is vouched for as of ``at``; one whose stamp moved (a change the
+        feed has not shown yet) or that is gone is checked by its next poll. A job forgotten
+        meanwhile stays forgotten: its stamp then differs, or it is no longer vouched."""
+        with self._lock:
+            for job_id, stamp in asked:
+                item = self._items.get(job_id)
+                if item is None or item.stamp != stamp or item.vouched_at is None:
+                    continue
+                item.vouched_at = max(item.vouched_at, at) if found.get(job_id) == stamp else None
 
     def keep(
         self,
@@ -133,7 +166,7 @@ class RecordCache:
         position: int | None,
         epoch: int,
         built: tuple[int | None, bytes] | None = None,
-        settled: dict[str, Any] | None = None,
+        settled: tuple[Clock, bytes] | None = None,
     ) -> None:
         """Keep what a poll read (it read ``epoch`` first), and the encoded document if it
         built one (with its settled part, for a job whose document moves with the clock).
@@ -144,9 +177,7 @@ class RecordCache:
         records = None if from_kept else pickle.dumps((job, arts), pickle.HIGHEST_PROTOCOL)
         positioned = job.status is JobStatus.PENDING and job.claimable
         stamp = stamp_of(job)
-        kept_settled = None
-        if settled is not None:
-            kept_settled = (pickle.dumps(job, pickle.HIGHEST_PROTOCOL), orjson.dumps(settled))
+        kept_settled = settled
         with self._lock:
             now = time.monotonic()
             live = epoch == self._epoch and self._feed_live(now)

@@ -59,7 +59,7 @@ class Services:
             self.ctx,
             self.tracking.documents_by_id,
             on_changes=polled.forget,
-            on_read=polled.feed_read,
+            on_read=self.tracking.feed_read,
         )
 
     @cached_property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
-from stagecoach.domain.contract import PipelineWords, document_at, settled_document
+from stagecoach.domain.contract import (
+    CLOCK_FIELDS,
+    Clock,
+    PipelineWords,
+    clock_fields,
+    document_at,
+    settled_document,
+)
 from stagecoach.domain.errors import JobError
 from stagecoach.domain.job_update import Outcome, Report, apply_report
 from stagecoach.domain.queue_rules import reset_artifact
@@ -204,8 +212,8 @@ class Tracking:
         if read is None:
             return etag, None
         job, arts, pos, now, from_kept = read
-        settled = self._settled(job, arts, pos)
-        body = orjson.dumps(self._at(settled, job, now))
+        part, clock = _settled_part(self._settled(job, arts, pos)), Clock.of(job)
+        body = self._encoded_at(part, clock, now)
         second = _second(job, now)
         self.polled.keep(
             job,
@@ -214,7 +222,7 @@ class Tracking:
             position=pos,
             epoch=epoch,
             built=(second, body),
-            settled=settled if second is not None else None,
+            settled=(clock, part) if second is not None else None,
         )
         return etag, body
 
@@ -235,14 +243,37 @@ class Tracking:
         built = kept.built
         if built is None or built[0] != second:
             if kept.settled is not None:  # a running job in a new second: its clock moved
-                job, settled = kept.load_settled()
-                doc = self._at(settled, job, now)
+                clock, part = kept.settled
             else:
                 job, arts = kept.load()
-                doc = self.build(job, arts, queue_position=kept.position, now=now)
-            built = (second, orjson.dumps(doc))
+                part = _settled_part(self._settled(job, arts, kept.position))
+                clock = Clock.of(job)
+            built = (second, self._encoded_at(part, clock, now))
             kept.built = built
         return etag, built[1]
+
+    def _encoded_at(self, part: bytes, clock: Clock, now: datetime) -> bytes:
+        """The poll's document encoded: its settled part (``_settled_part``), then the fields
+        that move with the clock, as of ``now`` (``build`` as JSON, in the same order)."""
+        fields = clock_fields(clock, now, stall_after=self.ctx.settings.stall_after)
+        return part[:-1] + b"," + orjson.dumps(fields)[1:]
+
+    def feed_read(self) -> None:
+        """The change-feed reader read the feed through (it calls this in its thread): the
+        kept records may be vouched for, and those of jobs still polled are renewed before
+        their vouching lapses (``RecordCache.due``), in one read."""
+        self.polled.feed_read()
+        now = time.monotonic()
+        asked = self.polled.due(now)
+        if not asked:
+            return
+        try:
+            with self.ctx.db.read_each() as conn:
+                found = store.job_stamps(conn, [job_id for job_id, _ in asked])
+        except Exception:  # the reader goes on; these jobs' next polls check their stamps
+            log.exception("renewing the kept status records failed")
+            return
+        self.polled.renew(asked, found, now)
 
     def _poll_read(
         self, viewer: User, job_id: str, if_none_match: str | None, epoch: int
@@ -425,6 +456,11 @@ def new_artifact(job: Job, f: Mapping[str, Any], position: int, pipeline: str | 
         row_count=f.get("row_count"),
         size=f.get("size"),
     )
+
+
+def _settled_part(settled: dict[str, Any]) -> bytes:
+    """A settled document encoded without the fields that move with the clock (its last)."""
+    return orjson.dumps({k: v for k, v in settled.items() if k not in CLOCK_FIELDS})
 
 
 def _second(job: Job, now: datetime) -> int | None:
