@@ -104,7 +104,8 @@ def create_app(
     problems.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, exempt=UPLOAD_PATHS)
-    for module in (poll, health, auth, jobs, uploads, files, cases, results, metrics, compat):
+    app.router.routes.append(poll.route)  # the hottest path, matched first
+    for module in (health, auth, jobs, uploads, files, cases, results, metrics, compat):
         app.include_router(module.router)
     docs.install(app)
     web.install(app)  # pages, static files and live events

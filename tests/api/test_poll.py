@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from stagecoach.api.deps import SESSION_COOKIE
 from stagecoach.domain.job_update import Report
 from stagecoach.services.context import ServiceContext
 from stagecoach.services.record_cache import RENEW_AFTER_SECONDS, RecordCache, stamp_of
@@ -319,6 +320,34 @@ def test_a_running_job_from_memory_in_a_new_second_is_the_document_built_afresh(
         services.tracking.polled.forget([job_id])
         assert from_memory == poll(client, job_id, h).json()  # read and built afresh
     assert from_memory["stalled"] and from_memory["eta_seconds"] < first["eta_seconds"]
+
+
+def test_the_poll_route_answers_as_every_route_does(client, analyst, job_factory):
+    _, h = analyst
+    job_id = job_factory(h)["job_id"]
+    url = f"/api/v1/jobs/{job_id}/status"
+    r = poll(client, job_id, h)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert int(r.headers["content-length"]) == len(r.content) and r.headers["cache-control"]
+    # the edge's headers, as on every answer
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    head = client.head(url, headers=h)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == r.headers["etag"]
+    same = poll(client, job_id, h, r.headers["etag"])
+    assert same.status_code == 304 and same.content == b"" and "content-type" not in same.headers
+    # the page's session cookie signs a poll in as the bearer token does
+    token = h["Authorization"].split()[1]
+    client.cookies.set(SESSION_COOKIE, token)
+    try:
+        assert client.get(url).json() == r.json()
+    finally:
+        client.cookies.clear()
+    for refused, status in ((client.get(url), 401), (client.post(url, headers=h), 405)):
+        assert refused.status_code == status and refused.headers["content-type"] == PROBLEM
+    garbled = client.get(url, headers={"Authorization": "Bearer not-a-token"})
+    assert garbled.status_code == 401 and garbled.headers["content-type"] == PROBLEM
 
 
 def test_a_watched_job_is_renewed_before_its_vouching_lapses(

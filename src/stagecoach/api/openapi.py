@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from stagecoach.api import poll
 from stagecoach.api.problems import PROBLEM, title
 
 PROBLEM_SCHEMA = {
@@ -67,7 +68,7 @@ def install(app: FastAPI) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[poll.documented, *app.routes],
                 tags=app.openapi_tags,
             )
             document_errors(schema)
