@@ -237,7 +237,11 @@ class Accounts:
                 with self._tokens_lock:
                     self._renewing.discard(what)
 
-        background(renew)
+        try:
+            background(renew)
+        except RuntimeError:  # the pool has shut down (the app is stopping): no renewal
+            with self._tokens_lock:
+                self._renewing.discard(what)
 
     def revoke(self, token_id: str) -> None:
         with self.ctx.db.write() as conn:

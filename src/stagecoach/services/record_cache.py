@@ -134,7 +134,9 @@ class RecordCache:
             return []
         self._swept_at = now
         out = []
-        for item in list(self._items.values()):
+        with self._lock:
+            items = list(self._items.values())
+        for item in items:
             at = item.vouched_at
             # A waiting job's place in the queue would need a read: its next poll checks.
             if at is None or item.positioned or item.served_at <= at:
