@@ -191,11 +191,8 @@ class Accounts:
         hit = self._tokens.get(key)
         if hit is None or self.ctx.clock() >= hit[1]:
             return None
-        age, ttl = time.monotonic() - hit[0], self.ctx.settings.token_cache_seconds
-        if age >= ttl:
+        if not self._fresh(hit[0], "token:" + key, lambda: self._look_up_token(key), background):
             return None
-        if background is not None and age >= ttl / 2:
-            self._renew("token:" + key, lambda: self._look_up_token(key), background)
         return hit[2]
 
     def user_for_token(self, token: str) -> tuple[User, str] | None:
@@ -220,6 +217,22 @@ class Accounts:
                     self._tokens.clear()  # crude bound; refills from the database
                 self._tokens[key] = (checked, row[2], (row[0], row[1]))
         return found
+
+    def _fresh(
+        self,
+        checked: float,
+        what: str,
+        read: Callable[[], object],
+        background: Background | None,
+    ) -> bool:
+        """Whether a check made at ``checked`` (monotonic) may still be trusted: within
+        `token_cache_seconds`. Past half that, ``read`` renews it through ``background``."""
+        age, ttl = time.monotonic() - checked, self.ctx.settings.token_cache_seconds
+        if age >= ttl:
+            return False
+        if background is not None and age >= ttl / 2:
+            self._renew(what, read, background)
+        return True
 
     def _renew(self, what: str, read: Callable[[], object], background: Background) -> None:
         """Run ``read`` through ``background`` unless a renewal of ``what`` is running."""
@@ -264,13 +277,11 @@ class Accounts:
         within that time, as a revocation does); None when that needs a read. Renewed
         through ``background`` past half its age, as ``known_token``."""
         hit = self._owners.get(viewer.user_id)
-        if hit is None:
+        what = "owners:" + viewer.user_id
+        if hit is None or not self._fresh(
+            hit[0], what, lambda: self._read_owners(viewer), background
+        ):
             return None
-        age, ttl = time.monotonic() - hit[0], self.ctx.settings.token_cache_seconds
-        if age >= ttl:
-            return None
-        if background is not None and age >= ttl / 2:
-            self._renew("owners:" + viewer.user_id, lambda: self._read_owners(viewer), background)
         owners = hit[1]
         return _everyone if owners is None else owners.__contains__
 

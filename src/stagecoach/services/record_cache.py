@@ -179,7 +179,6 @@ class RecordCache:
         records = None if from_kept else pickle.dumps((job, arts), pickle.HIGHEST_PROTOCOL)
         positioned = job.status is JobStatus.PENDING and job.claimable
         stamp = stamp_of(job)
-        kept_settled = settled
         with self._lock:
             now = time.monotonic()
             live = epoch == self._epoch and self._feed_live(now)
@@ -190,7 +189,7 @@ class RecordCache:
                     return  # replaced meanwhile by a newer read
                 records = item.records
             if built is None and item is not None and same:
-                built, kept_settled = item.built, item.settled
+                built, settled = item.built, item.settled
             self._items[job.job_id] = Kept(
                 job_id=job.job_id,
                 stamp=stamp,
@@ -200,7 +199,7 @@ class RecordCache:
                 positioned=positioned,
                 vouched_at=now if live else None,
                 built=built,
-                settled=kept_settled,
+                settled=settled,
             )
             self._items.move_to_end(job.job_id)
             if positioned:

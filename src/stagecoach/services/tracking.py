@@ -214,7 +214,7 @@ class Tracking:
         job, arts, pos, now, from_kept = read
         part, clock = _settled_part(self._settled(job, arts, pos)), Clock.of(job)
         body = self._encoded_at(part, clock, now)
-        second = _second(job, now)
+        second = _second(job.status, now)
         self.polled.keep(
             job,
             arts,
@@ -239,7 +239,7 @@ class Tracking:
         etag = status_etag(viewer, job_id, *kept.stamp, now)
         if if_none_match and etag_matches(if_none_match, etag):
             return etag, None
-        second = int(now.timestamp()) if kept.stamp[2] in ACTIVE else None
+        second = _second(kept.stamp[2], now)
         built = kept.built
         if built is None or built[0] != second:
             if kept.settled is not None:  # a running job in a new second: its clock moved
@@ -463,10 +463,10 @@ def _settled_part(settled: dict[str, Any]) -> bytes:
     return orjson.dumps({k: v for k, v in settled.items() if k not in CLOCK_FIELDS})
 
 
-def _second(job: Job, now: datetime) -> int | None:
+def _second(status: JobStatus, now: datetime) -> int | None:
     """The second a document built ``now`` holds for: a waiting or running job's moves with
     the clock (as its ETag does), a settled job's does not."""
-    return int(now.timestamp()) if job.status in ACTIVE else None
+    return int(now.timestamp()) if status in ACTIVE else None
 
 
 def error_from_body(body: dict[str, Any] | None) -> JobError | None:

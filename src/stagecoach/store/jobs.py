@@ -102,7 +102,12 @@ def visible_job_stamp(
     row = conn.execute(
         VISIBLE_STAMP[viewer.role], {"job_id": job_id, "viewer": viewer.user_id}
     ).first()
-    return None if row is None else (int(row[0]), row[1], JobStatus(row[2]))
+    return None if row is None else _stamp(row)
+
+
+def _stamp(row: Any) -> tuple[int, datetime, JobStatus]:
+    """A row of _STAMP_COLS as the stamp the poll compares."""
+    return (int(row[0]), row[1], JobStatus(row[2]))
 
 
 def job_stamps(conn: Connection, job_ids: list[str]) -> dict[str, tuple[int, datetime, JobStatus]]:
@@ -111,7 +116,7 @@ def job_stamps(conn: Connection, job_ids: list[str]) -> dict[str, tuple[int, dat
     if not job_ids:
         return {}
     rows = conn.execute(sa.select(jobs.c.job_id, *_STAMP_COLS).where(jobs.c.job_id.in_(job_ids)))
-    return {r[0]: (int(r[1]), r[2], JobStatus(r[3])) for r in rows}
+    return {r[0]: _stamp(r[1:]) for r in rows}
 
 
 def get_visible_job(conn: Connection, viewer: User, job_id: str) -> Job | None:
